@@ -1,0 +1,43 @@
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <cstddef>
+#include <istream>
+#include <string>
+
+namespace stancewire {
+
+// Reads JSON Lines one message at a time, with line numbers for error messages and a bound on
+// line length so that a runaway line cannot exhaust memory.
+class JsonLinesReader {
+ public:
+  struct Options {
+    bool ignore_unknown_fields = false;
+    size_t max_line_bytes = 16 * 1024 * 1024;
+  };
+
+  enum class Result { kMessage, kError, kEnd };
+
+  JsonLinesReader(std::istream& in, Options options) : in_(in), options_(options) {}
+
+  // Parses the next non-blank line into `message`. On kError, `error` names the line and the
+  // problem; the reader has moved past that line, so the caller may go on or stop.
+  Result Next(google::protobuf::Message* message, std::string* error);
+
+  size_t line_number() const { return line_number_; }
+
+ private:
+  // Reads one line without its terminator; returns false at end of input. Sets *too_long when the
+  // line exceeded max_line_bytes (the rest of it is skipped).
+  bool ReadLine(std::string* line, bool* too_long);
+
+  std::istream& in_;
+  Options options_;
+  size_t line_number_ = 0;
+};
+
+// Serialises `message` as one line of proto3 JSON (no trailing newline).
+std::string ToJsonLine(const google::protobuf::Message& message);
+
+}  // namespace stancewire

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string>
+
+namespace stancewire {
+
+// Sets up spdlog's default logger on stderr. `level` is one of trace, debug, info, warn, error,
+// critical, off. Returns false (and logs why) for an unknown level.
+bool InitLogging(const std::string& service_name, const std::string& level);
+
+}  // namespace stancewire

@@ -1,0 +1,217 @@
+// ingest-service: turns news items into stances and delivers them to query-service.
+// `ingest-service extract [FILE...]` is the offline dry run: JSON Lines in, stances out.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "common/grpc_server.h"
+#include "common/json_lines.h"
+#include "common/logging.h"
+#include "common/shutdown_signal.h"
+#include "extraction/extractor.h"
+#include "ingest-service/forwarder.h"
+#include "ingest-service/ingest_service.h"
+#include "ingest-service/outbox.h"
+
+namespace {
+
+struct Flags {
+  std::string listen = "0.0.0.0:7400";
+  std::string query = "127.0.0.1:7410";
+  std::string data_dir = STANCEWIRE_DEFAULT_DATA_DIR;
+  std::vector<std::string> actor_files;
+  std::string outbox = "data/local/ingest/outbox.db";
+  int64_t outbox_limit = 1'000'000;
+  std::string outbox_sync = "full";
+  size_t batch_stances = 500;
+  size_t max_in_flight = 8;
+  int backoff_initial_ms = 100;
+  int backoff_max_ms = 10000;
+  size_t max_text_bytes = 1024 * 1024;
+  int max_message_bytes = 8 * 1024 * 1024;
+  std::string log_level = "info";
+  int shutdown_grace_seconds = 10;
+  // extract
+  std::vector<std::string> files;
+  bool explain = false;
+  std::string on_error = "stop";
+  bool ignore_unknown_fields = false;
+};
+
+// Runs `extract`: reads NewsItems as JSON Lines from each file (stdin when none), writes one Stance
+// per line. Bad lines are reported with file and line number; --on-error chooses skip or stop.
+int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
+  stancewire::JsonLinesReader::Options reader_options;
+  reader_options.ignore_unknown_fields = flags.ignore_unknown_fields;
+  reader_options.max_line_bytes = flags.max_text_bytes * 2 + 64 * 1024;
+  stancewire::extraction::ExtractOptions options;
+  options.explain = flags.explain;
+  std::vector<std::string> files = flags.files;
+  if (files.empty()) files.push_back("-");
+  int errors = 0;
+  std::string out;
+  for (const auto& file : files) {
+    std::ifstream stream;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+      stream.open(file, std::ios::binary);
+      if (!stream) {
+        spdlog::error("{}: cannot open", file);
+        return 2;
+      }
+      in = &stream;
+    }
+    const std::string name = file == "-" ? "stdin" : file;
+    stancewire::JsonLinesReader reader(*in, reader_options);
+    stancewire::v1::NewsItem item;
+    std::string error;
+    for (;;) {
+      auto result = reader.Next(&item, &error);
+      if (result == stancewire::JsonLinesReader::Result::kEnd) break;
+      if (result == stancewire::JsonLinesReader::Result::kMessage) {
+        std::string problem = stancewire::extraction::ValidateItem(item, flags.max_text_bytes);
+        if (!problem.empty()) {
+          error = "line " + std::to_string(reader.line_number()) + ": item " + item.id() + ": " +
+                  problem;
+          result = stancewire::JsonLinesReader::Result::kError;
+        }
+      }
+      if (result == stancewire::JsonLinesReader::Result::kError) {
+        ++errors;
+        std::cerr << name << ":" << error << "\n";
+        if (flags.on_error == "stop") return 1;
+        continue;
+      }
+      for (const auto& stance : extractor.Extract(item, options)) {
+        out = stancewire::ToJsonLine(stance);
+        out.push_back('\n');
+        std::cout << out;
+      }
+    }
+  }
+  std::cout.flush();
+  return errors ? 1 : 0;
+}
+
+int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
+  stancewire::ingest::OutboxOptions outbox_options;
+  outbox_options.path = flags.outbox;
+  outbox_options.max_pending_stances = flags.outbox_limit;
+  stancewire::ingest::ParseSyncMode(flags.outbox_sync, &outbox_options.sync);
+  std::string error;
+  auto outbox = stancewire::ingest::Outbox::Open(outbox_options, &error);
+  if (!outbox) {
+    spdlog::critical("cannot open outbox: {}", error);
+    return 1;
+  }
+
+  stancewire::ServerOptions options;
+  options.listen = flags.listen;
+  options.max_message_bytes = flags.max_message_bytes;
+  auto channel = grpc::CreateCustomChannel(flags.query, grpc::InsecureChannelCredentials(),
+                                           stancewire::ClientChannelArguments(options));
+  stancewire::ingest::ForwarderOptions forwarder_options;
+  forwarder_options.batch_stances = flags.batch_stances;
+  forwarder_options.max_in_flight_batches = flags.max_in_flight;
+  forwarder_options.backoff_initial = std::chrono::milliseconds(flags.backoff_initial_ms);
+  forwarder_options.backoff_max = std::chrono::milliseconds(flags.backoff_max_ms);
+  stancewire::ingest::Forwarder forwarder(outbox.get(), channel, forwarder_options);
+
+  stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), flags.max_text_bytes);
+  stancewire::PrepareServerBuilderPlugins();
+  int port = 0;
+  auto server = stancewire::StartServer(options, {&service}, &port);
+  if (!server) return 1;
+  forwarder.Start();
+  spdlog::info("ingest-service serving on {} (port {}), delivering to {}, outbox {} (sync {}), "
+               "plaintext (no TLS)",
+               flags.listen, port, flags.query, flags.outbox, flags.outbox_sync);
+
+  int sig = stancewire::WaitForShutdownSignal();
+  spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig,
+               flags.shutdown_grace_seconds);
+  stancewire::SetServing(server.get(), false);
+  auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(flags.shutdown_grace_seconds);
+  server->Shutdown(deadline);
+  int64_t left = forwarder.Stop(deadline);
+  spdlog::info("ingest-service stopped; {} stances stay in the outbox for the next start", left);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  stancewire::BlockShutdownSignals();
+  Flags flags;
+  CLI::App app{"ingest-service: extracts stances from news items and delivers them"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--listen", flags.listen, "HOST:PORT for IngestService, health and reflection")
+      ->envname("STANCEWIRE_LISTEN");
+  app.add_option("--query", flags.query, "HOST:PORT of query-service's delivery stream")
+      ->envname("STANCEWIRE_QUERY");
+  app.add_option("--data-dir", flags.data_dir, "folder of the knowledge files")
+      ->envname("STANCEWIRE_DATA_DIR");
+  app.add_option("--actors", flags.actor_files, "extra actor dictionary file (repeatable)")
+      ->envname("STANCEWIRE_ACTORS")
+      ->delimiter(',');
+  app.add_option("--outbox", flags.outbox, "SQLite file of stances awaiting delivery")
+      ->envname("STANCEWIRE_OUTBOX");
+  app.add_option("--outbox-limit", flags.outbox_limit,
+                 "undelivered stances past which Ingest answers RESOURCE_EXHAUSTED")
+      ->envname("STANCEWIRE_OUTBOX_LIMIT")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--outbox-sync", flags.outbox_sync,
+                 "full: fsync every commit; normal: survive crashes, not power loss; off")
+      ->envname("STANCEWIRE_OUTBOX_SYNC")
+      ->check(CLI::IsMember({"full", "normal", "off"}));
+  app.add_option("--batch-size", flags.batch_stances, "stances per delivery batch")
+      ->envname("STANCEWIRE_BATCH_SIZE")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--max-in-flight", flags.max_in_flight, "unacknowledged batches on the stream")
+      ->envname("STANCEWIRE_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--backoff-initial-ms", flags.backoff_initial_ms, "first reconnect delay")
+      ->envname("STANCEWIRE_BACKOFF_INITIAL_MS")
+      ->check(CLI::Range(1, 600000));
+  app.add_option("--backoff-max-ms", flags.backoff_max_ms, "longest reconnect delay")
+      ->envname("STANCEWIRE_BACKOFF_MAX_MS")
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--max-text-bytes", flags.max_text_bytes, "largest NewsItem.text accepted")
+      ->envname("STANCEWIRE_MAX_TEXT_BYTES")
+      ->check(CLI::Range(1, 64 * 1024 * 1024));
+  app.add_option("--max-message-bytes", flags.max_message_bytes, "largest gRPC message accepted")
+      ->envname("STANCEWIRE_MAX_MESSAGE_BYTES")
+      ->check(CLI::Range(1024, 256 * 1024 * 1024));
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+      ->envname("STANCEWIRE_LOG_LEVEL");
+  app.add_option("--shutdown-grace", flags.shutdown_grace_seconds,
+                 "seconds to finish calls and flush the outbox on SIGTERM")
+      ->envname("STANCEWIRE_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0, 3600));
+
+  auto* extract = app.add_subcommand(
+      "extract", "offline dry run: NewsItem JSON Lines (files or stdin) in, Stance JSON Lines out");
+  extract->add_option("files", flags.files, "JSON Lines files; stdin when none or '-'");
+  extract->add_flag("--explain", flags.explain, "show which cue, holder rule and patterns fired");
+  extract->add_option("--on-error", flags.on_error, "a bad line: stop (exit 1) or skip it")
+      ->check(CLI::IsMember({"stop", "skip"}));
+  extract->add_flag("--ignore-unknown-fields", flags.ignore_unknown_fields,
+                    "accept JSON fields NewsItem does not have (e.g. gold annotations)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!stancewire::InitLogging("ingest-service", flags.log_level)) return 2;
+  std::string error;
+  stancewire::extraction::ExtractorConfig config{flags.data_dir, flags.actor_files};
+  auto extractor = stancewire::extraction::Extractor::Load(config, &error);
+  if (!extractor) {
+    spdlog::critical("cannot load knowledge files: {}", error);
+    return 2;
+  }
+  if (extract->parsed()) return RunExtract(flags, *extractor);
+  return RunServer(flags, *extractor);
+}

@@ -1,0 +1,42 @@
+#include "query-service/page_token.h"
+
+#include <gtest/gtest.h>
+
+namespace stancewire::query {
+namespace {
+
+TEST(PageTokenTest, RoundTripsCursor) {
+  PageTokenCodec codec("secret");
+  std::string token = codec.Encode({1760572800000000000, "abc\x1f" "def"}, "filters");
+  std::string error;
+  auto cursor = codec.Decode(token, "filters", &error);
+  ASSERT_TRUE(cursor) << error;
+  EXPECT_EQ(cursor->published_nanos, 1760572800000000000);
+  EXPECT_EQ(cursor->id, "abc\x1f" "def");
+}
+
+TEST(PageTokenTest, RefusesTokenForOtherFilters) {
+  PageTokenCodec codec("secret");
+  std::string token = codec.Encode({5, "id"}, "actor=AZE");
+  std::string error;
+  EXPECT_FALSE(codec.Decode(token, "actor=TUR", &error));
+  EXPECT_NE(error.find("different filters"), std::string::npos) << error;
+}
+
+TEST(PageTokenTest, RefusesEditedAndForeignTokens) {
+  PageTokenCodec codec("secret");
+  std::string token = codec.Encode({5, "id"}, "f");
+  std::string error;
+  std::string edited = token;
+  edited[3] = edited[3] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(codec.Decode(edited, "f", &error));
+  EXPECT_NE(error.find("signature"), std::string::npos) << error;
+  PageTokenCodec other("another key");
+  EXPECT_FALSE(other.Decode(token, "f", &error));
+  EXPECT_FALSE(codec.Decode("not base64 !!", "f", &error));
+  EXPECT_NE(error.find("malformed"), std::string::npos) << error;
+  EXPECT_FALSE(codec.Decode("", "f", &error));
+}
+
+}  // namespace
+}  // namespace stancewire::query

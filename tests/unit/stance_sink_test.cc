@@ -1,0 +1,152 @@
+// The delivery path in one process: outbox -> forwarder -> StanceSink -> store, over a real gRPC
+// stream on a loopback port.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "common/grpc_server.h"
+#include "ingest-service/forwarder.h"
+#include "ingest-service/outbox.h"
+#include "query-service/sqlite_stance_store.h"
+#include "query-service/stance_sink.h"
+#include "tests/unit/test_stances.h"
+
+namespace stancewire {
+namespace {
+
+using testing::MakeStance;
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("stancewire-delivery-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::string error;
+    store_ = query::SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
+    ASSERT_TRUE(store_) << error;
+    ingest::OutboxOptions outbox_options;
+    outbox_options.path = (dir_ / "outbox.db").string();
+    outbox_options.sync = ingest::SyncMode::kOff;
+    outbox_ = ingest::Outbox::Open(outbox_options, &error);
+    ASSERT_TRUE(outbox_) << error;
+  }
+  void TearDown() override {
+    StopServer();
+    outbox_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartServer(int port) {
+    writer_ = std::make_unique<query::StoreWriter>();
+    sink_ = std::make_unique<query::StanceSinkService>(store_.get(), writer_.get(), 1000);
+    PrepareServerBuilderPlugins();
+    ServerOptions options;
+    options.listen = "127.0.0.1:" + std::to_string(port);
+    server_ = stancewire::StartServer(options, {sink_.get()}, &port_);
+    ASSERT_TRUE(server_);
+  }
+  void StopServer() {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+    sink_.reset();
+    writer_.reset();
+  }
+
+  void Append(int from, int to) {
+    std::vector<v1::Stance> stances;
+    for (int i = from; i < to; ++i) {
+      stances.push_back(MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan",
+                                   v1::POSITION_SUPPORT, i));
+    }
+    std::promise<grpc::Status> done;
+    outbox_->Append(std::move(stances), [&](const grpc::Status& s) { done.set_value(s); });
+    ASSERT_TRUE(done.get_future().get().ok());
+  }
+
+  std::set<std::string> StoredIds() {
+    std::set<std::string> ids;
+    std::optional<query::StanceCursor> after;
+    do {
+      query::StancePage page;
+      EXPECT_TRUE(store_->List({}, 1000, after, &page).ok());
+      for (const auto& s : page.stances) ids.insert(s.id());
+      after = page.next;
+    } while (after);
+    return ids;
+  }
+
+  bool WaitUntilDelivered(std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (outbox_->pending_stances() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return outbox_->pending_stances() == 0;
+  }
+
+  static std::set<std::string> Expected(int n) {
+    std::set<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.insert("s" + std::to_string(i));
+    return ids;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<query::SqliteStanceStore> store_;
+  std::unique_ptr<ingest::Outbox> outbox_;
+  std::unique_ptr<query::StoreWriter> writer_;
+  std::unique_ptr<query::StanceSinkService> sink_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+ingest::ForwarderOptions FastOptions() {
+  ingest::ForwarderOptions options;
+  options.batch_stances = 64;
+  options.backoff_initial = std::chrono::milliseconds(20);
+  options.backoff_max = std::chrono::milliseconds(200);
+  options.connect_timeout = std::chrono::milliseconds(200);
+  return options;
+}
+
+TEST_F(DeliveryTest, DeliversEverythingInBatchesAndEmptiesTheOutbox) {
+  StartServer(0);
+  Append(0, 1000);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                     grpc::InsecureChannelCredentials());
+  ingest::Forwarder forwarder(outbox_.get(), channel, FastOptions());
+  forwarder.Start();
+  Append(1000, 1500);  // while streaming
+  ASSERT_TRUE(WaitUntilDelivered(std::chrono::seconds(20)));
+  EXPECT_EQ(forwarder.Stop(std::chrono::system_clock::now()), 0);
+  EXPECT_EQ(StoredIds(), Expected(1500));
+}
+
+TEST_F(DeliveryTest, WaitsForALateReceiverAndResumesAfterItRestarts) {
+  // Reserve a port, then free it: the forwarder starts before anything listens there.
+  StartServer(0);
+  const int port = port_;
+  StopServer();
+  Append(0, 300);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials());
+  ingest::Forwarder forwarder(outbox_.get(), channel, FastOptions());
+  forwarder.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(outbox_->pending_stances(), 300);
+  StartServer(port);
+  ASSERT_TRUE(WaitUntilDelivered(std::chrono::seconds(20)));
+  StopServer();
+  Append(300, 600);
+  StartServer(port);
+  ASSERT_TRUE(WaitUntilDelivered(std::chrono::seconds(20)));
+  forwarder.Stop(std::chrono::system_clock::now());
+  EXPECT_EQ(StoredIds(), Expected(600));
+}
+
+}  // namespace
+}  // namespace stancewire

@@ -1,0 +1,31 @@
+// Small stance builders shared by the unit tests.
+#pragma once
+
+#include <string>
+
+#include "stancewire/v1/stance.pb.h"
+
+namespace stancewire::testing {
+
+inline v1::Stance MakeStance(const std::string& id, const std::string& actor_id,
+                             const std::string& actor_name, v1::Position position,
+                             int64_t published_seconds,
+                             const std::vector<std::pair<std::string, std::string>>& conditions = {}) {
+  v1::Stance s;
+  s.set_id(id);
+  s.set_item_id("item-" + id);
+  s.mutable_actor()->set_id(actor_id);
+  s.mutable_actor()->set_name(actor_name);
+  s.mutable_actor()->set_mention(actor_name);
+  s.set_topic("gaza-international-stabilization-force");
+  s.set_position(position);
+  s.mutable_published()->set_seconds(published_seconds);
+  for (const auto& [kind, text] : conditions) {
+    auto* c = s.add_conditions();
+    c->set_kind(kind);
+    c->set_text(text);
+  }
+  return s;
+}
+
+}  // namespace stancewire::testing
