@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/utf8.h"
+
 namespace stancewire {
 
 bool JsonLinesReader::ReadLine(std::string* line, bool* too_long) {
@@ -34,6 +36,12 @@ JsonLinesReader::Result JsonLinesReader::Next(google::protobuf::Message* message
       return Result::kError;
     }
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    // Checked here so that the message names the offset instead of echoing the broken bytes.
+    if (size_t bad = FindInvalidUtf8(line); bad != std::string::npos) {
+      *error = "line " + std::to_string(line_number_) + ": not valid UTF-8 (first bad byte at column " +
+               std::to_string(bad + 1) + ")";
+      return Result::kError;
+    }
     message->Clear();
     google::protobuf::util::JsonParseOptions parse_options;
     parse_options.ignore_unknown_fields = options_.ignore_unknown_fields;

@@ -1,9 +1,25 @@
 #include "common/logging.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace stancewire {
+namespace {
+
+// libprotobuf writes to stderr on its own, e.g. an ERROR line for every request with invalid
+// UTF-8 — a client's mistake that the service already answers with INVALID_ARGUMENT. Route it
+// through spdlog at debug so that it neither bypasses the log format nor floods it.
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* file, int line,
+                        const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("protobuf {}:{}: {}", file, line, message);
+  } else {
+    spdlog::debug("protobuf {}:{}: {}", file, line, message);
+  }
+}
+
+}  // namespace
 
 bool InitLogging(const std::string& service_name, const std::string& level) {
   auto logger = spdlog::stderr_color_mt(service_name);
@@ -16,6 +32,7 @@ bool InitLogging(const std::string& service_name, const std::string& level) {
     return false;
   }
   spdlog::set_level(parsed);
+  google::protobuf::SetLogHandler(&ProtobufLogHandler);
   return true;
 }
 

@@ -1,27 +1,74 @@
 #include "ingest-service/ingest_service.h"
 
-namespace stancewire::ingest {
+#include <grpcpp/support/proto_buffer_writer.h>
 
-grpc::Status IngestServiceImpl::Validate(const v1::NewsItem& item) const {
+#include "common/utf8.h"
+#include "stancewire/internal/lenient.pb.h"
+
+namespace stancewire::ingest {
+namespace {
+
+grpc::Status InvalidArgument(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+bool ToString(const grpc::ByteBuffer& buffer, std::string* out) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  out->clear();
+  for (const auto& s : slices) out->append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return true;
+}
+
+void ToByteBuffer(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
+  bool own = false;
+  grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(message, out, &own);
+}
+
+// Explains why a request that protobuf refused is bad: which string field is not UTF-8, where.
+std::string DiagnoseUnparsable(const std::string& bytes) {
+  internal::LenientItemRequest lenient;
+  if (!lenient.ParseFromString(bytes)) return "request is not a valid protobuf message";
+  const auto& item = lenient.item();
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"id", &item.id()},       {"url", &item.url()},   {"outlet", &item.outlet()},
+      {"title", &item.title()}, {"text", &item.text()}, {"language", &item.language()}};
+  for (const auto& [name, value] : fields) {
+    size_t offset = FindInvalidUtf8(*value);
+    if (offset != std::string::npos) {
+      return std::string("item.") + name + " is not valid UTF-8 (first bad byte at offset " +
+             std::to_string(offset) + ")";
+    }
+  }
+  return "request could not be parsed as an item request";
+}
+
+}  // namespace
+
+grpc::Status IngestServiceImpl::DecodeRequest(const std::string& bytes,
+                                              v1::ExtractRequest* request) const {
+  if (!request->ParseFromString(bytes)) return InvalidArgument(DiagnoseUnparsable(bytes));
+  const auto& item = request->item();
   if (item.id().empty()) {
     // Stance ids derive from the item id; without it re-ingesting could not be idempotent.
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "item.id is empty");
+    return InvalidArgument("item.id is empty");
   }
   std::string problem = extraction::ValidateItem(item, max_text_bytes_);
-  if (problem.empty()) return grpc::Status::OK;
-  // Too large is a limit, not a malformed request.
-  const bool too_large = item.text().size() > max_text_bytes_;
-  return grpc::Status(
-      too_large ? grpc::StatusCode::RESOURCE_EXHAUSTED : grpc::StatusCode::INVALID_ARGUMENT,
-      "item " + item.id() + ": " + problem);
+  if (!problem.empty()) return InvalidArgument("item " + item.id() + ": " + problem);
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext* context,
-                                                    const v1::IngestRequest* request,
-                                                    v1::IngestResponse* response) {
+                                                    const grpc::ByteBuffer* request_bytes,
+                                                    grpc::ByteBuffer* response_bytes) {
   auto* reactor = context->DefaultReactor();
-  if (grpc::Status invalid = Validate(request->item()); !invalid.ok()) {
-    reactor->Finish(invalid);
+  std::string bytes;
+  v1::ExtractRequest request;  // same wire shape as IngestRequest
+  grpc::Status status = ToString(*request_bytes, &bytes)
+                            ? DecodeRequest(bytes, &request)
+                            : InvalidArgument("request could not be read");
+  if (!status.ok()) {
+    reactor->Finish(status);
     return reactor;
   }
   if (!outbox_) {
@@ -29,31 +76,38 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
                                  "this ingest-service has no outbox; use Extract"));
     return reactor;
   }
-  std::vector<v1::Stance> stances = extractor_->Extract(request->item());
-  for (const auto& s : stances) *response->add_stances() = s;
+  v1::IngestResponse response;
+  std::vector<v1::Stance> stances = extractor_->Extract(request.item());
+  for (const auto& s : stances) *response.add_stances() = s;
+  ToByteBuffer(response, response_bytes);
   if (stances.empty()) {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
   outbox_->Append(std::move(stances),
-                  [reactor](const grpc::Status& status) { reactor->Finish(status); });
+                  [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* IngestServiceImpl::Extract(grpc::CallbackServerContext* context,
-                                                     const v1::ExtractRequest* request,
-                                                     v1::ExtractResponse* response) {
+                                                     const grpc::ByteBuffer* request_bytes,
+                                                     grpc::ByteBuffer* response_bytes) {
   auto* reactor = context->DefaultReactor();
-  if (grpc::Status invalid = Validate(request->item()); !invalid.ok()) {
-    reactor->Finish(invalid);
-    return reactor;
+  std::string bytes;
+  v1::ExtractRequest request;
+  grpc::Status status = ToString(*request_bytes, &bytes)
+                            ? DecodeRequest(bytes, &request)
+                            : InvalidArgument("request could not be read");
+  if (status.ok()) {
+    extraction::ExtractOptions options;
+    options.explain = request.explain();
+    v1::ExtractResponse response;
+    for (auto& s : extractor_->Extract(request.item(), options)) {
+      *response.add_stances() = std::move(s);
+    }
+    ToByteBuffer(response, response_bytes);
   }
-  extraction::ExtractOptions options;
-  options.explain = request->explain();
-  for (auto& s : extractor_->Extract(request->item(), options)) {
-    *response->add_stances() = std::move(s);
-  }
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(status);
   return reactor;
 }
 

@@ -1,29 +1,38 @@
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include "extraction/extractor.h"
 #include "ingest-service/outbox.h"
 #include "stancewire/v1/ingest.grpc.pb.h"
 
 namespace stancewire::ingest {
 
+// The methods take raw bytes so that a request protobuf would refuse (a string field with invalid
+// UTF-8) still reaches us and gets an INVALID_ARGUMENT naming the field and byte, instead of the
+// bare UNIMPLEMENTED gRPC answers when it cannot parse a request.
+using IngestServiceBase = v1::IngestService::WithRawCallbackMethod_Ingest<
+    v1::IngestService::WithRawCallbackMethod_Extract<v1::IngestService::Service>>;
+
 // Extract parses only; Ingest parses and returns once the stances are durable in the outbox.
-class IngestServiceImpl final : public v1::IngestService::CallbackService {
+class IngestServiceImpl final : public IngestServiceBase {
  public:
   // `outbox` may be null for an extract-only server.
   IngestServiceImpl(const extraction::Extractor* extractor, Outbox* outbox, size_t max_text_bytes)
       : extractor_(extractor), outbox_(outbox), max_text_bytes_(max_text_bytes) {}
 
   grpc::ServerUnaryReactor* Ingest(grpc::CallbackServerContext* context,
-                                   const v1::IngestRequest* request,
-                                   v1::IngestResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Extract(grpc::CallbackServerContext* context,
-                                    const v1::ExtractRequest* request,
-                                    v1::ExtractResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
+
+  // The checks behind both methods, callable without gRPC: decodes an IngestRequest or
+  // ExtractRequest (same wire shape) and validates its item.
+  grpc::Status DecodeRequest(const std::string& bytes, v1::ExtractRequest* request) const;
 
  private:
-  // INVALID_ARGUMENT naming the problem, or OK.
-  grpc::Status Validate(const v1::NewsItem& item) const;
-
   const extraction::Extractor* extractor_;
   Outbox* outbox_;
   size_t max_text_bytes_;

@@ -194,6 +194,8 @@ int main(int argc, char** argv) {
       ->envname("STANCEWIRE_SHUTDOWN_GRACE")
       ->check(CLI::Range(0, 3600));
 
+  // Service flags such as --data-dir or --max-text-bytes also apply after `extract`.
+  app.fallthrough();
   auto* extract = app.add_subcommand(
       "extract", "offline dry run: NewsItem JSON Lines (files or stdin) in, Stance JSON Lines out");
   extract->add_option("files", flags.files, "JSON Lines files; stdin when none or '-'");

@@ -76,3 +76,18 @@ TEST(JsonLinesReaderTest, OverlongLineIsRefusedWithoutBufferingIt) {
 
 }  // namespace
 }  // namespace stancewire
+
+namespace stancewire {
+namespace {
+
+TEST(JsonLinesReaderTest, InvalidUtf8IsReportedByColumnWithoutEchoingIt) {
+  std::istringstream in("{\"id\":\"a\",\"text\":\"bad \xff byte\"}\n");
+  JsonLinesReader reader(in, {});
+  v1::NewsItem item;
+  std::string error;
+  ASSERT_EQ(reader.Next(&item, &error), JsonLinesReader::Result::kError);
+  EXPECT_EQ(error, "line 1: not valid UTF-8 (first bad byte at column 23)");
+}
+
+}  // namespace
+}  // namespace stancewire
