@@ -1,0 +1,311 @@
+#include "extraction/lexicons.h"
+
+#include <filesystem>
+
+namespace stancewire::extraction {
+namespace {
+
+std::vector<std::string_view> SplitOn(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t a = 0;
+  while (a <= s.size()) {
+    size_t b = s.find(sep, a);
+    if (b == std::string_view::npos) b = s.size();
+    std::string_view part = s.substr(a, b - a);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.push_back(part);
+    a = b + 1;
+  }
+  return out;
+}
+
+// Adds every expansion of `phrase` to `m` with `payload`.
+std::string AddPhrase(PhraseMatcher* m, std::string_view phrase, uint32_t payload) {
+  std::vector<std::vector<std::string>> variants;
+  std::string error;
+  if (!ExpandPhrase(phrase, &variants, &error)) return error;
+  for (const auto& v : variants) m->Add(v, payload);
+  return "";
+}
+
+std::string Join(const std::string& dir, const char* file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+}  // namespace
+
+bool Lexicons::Load(const std::string& data_dir, std::string* error) {
+  const std::pair<const char*, std::string (Lexicons::*)(const std::string&)> files[] = {
+      {"lexicons/cues.tsv", &Lexicons::LoadCues},
+      {"lexicons/roles.tsv", &Lexicons::LoadRoles},
+      {"lexicons/function_words.tsv", &Lexicons::LoadFunctionWords},
+      {"lexicons/abbreviations.txt", &Lexicons::LoadAbbreviations},
+      {"conditions/triggers.tsv", &Lexicons::LoadTriggers},
+      {"conditions/kinds.tsv", &Lexicons::LoadKinds},
+      {"topics/topics.tsv", &Lexicons::LoadTopics},
+  };
+  for (const auto& [file, loader] : files) {
+    std::string err = (this->*loader)(Join(data_dir, file));
+    if (!err.empty()) {
+      *error = err;
+      return false;
+    }
+  }
+  MarkStarts(cue_matcher, kStartsCue);
+  MarkStarts(trigger_matcher, kStartsTrigger);
+  MarkStarts(topic_matcher, kStartsTopic);
+  MarkStarts(role_matcher, kStartsRole);
+  MarkStarts(anaphor_matcher, kStartsAnaphor);
+  MarkStarts(kind_matcher, kStartsKind);
+  for (const auto& w : topic_heads) *word_classes.FindOrInsert(HashKey(w)) |= kTopicHead;
+  for (const auto& w : topic_skip) *word_classes.FindOrInsert(HashKey(w)) |= kTopicSkip;
+  return true;
+}
+
+std::string Lexicons::LoadCues(const std::string& path) {
+  return ReadTsv(path,
+                 [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+                   if (f.size() < 2 || f.size() > 3) return "expected CLASS<TAB>phrase[<TAB>flags]";
+                   Cue cue;
+                   std::string_view c = f[0];
+                   if (c == "SUPPORT")
+                     cue.cls = CueClass::kSupport;
+                   else if (c == "OPPOSE")
+                     cue.cls = CueClass::kOppose;
+                   else if (c == "UNDECIDED")
+                     cue.cls = CueClass::kUndecided;
+                   else if (c == "NEUTRAL")
+                     cue.cls = CueClass::kNeutral;
+                   else if (c == "NEGATION")
+                     cue.cls = CueClass::kNegation;
+                   else if (c == "REPORT")
+                     cue.cls = CueClass::kReport;
+                   else
+                     return "unknown cue class '" + std::string(c) + "'";
+                   if (f.size() == 3) {
+                     for (std::string_view flag : SplitOn(f[2], ',')) {
+                       if (flag == "weak")
+                         cue.weak = true;
+                       else if (flag == "passive")
+                         cue.passive = true;
+                       else if (flag == "compound")
+                         cue.compound = true;
+                       else if (flag == "negsupport")
+                         cue.negsupport = true;
+                       else if (flag == "negonly")
+                         cue.negonly = true;
+                       else
+                         return "unknown flag '" + std::string(flag) + "'";
+                     }
+                   }
+                   cue.phrase = std::string(f[1]);
+                   cues.push_back(cue);
+                   return AddPhrase(&cue_matcher, f[1], static_cast<uint32_t>(cues.size() - 1));
+                 });
+}
+
+std::string Lexicons::LoadTriggers(const std::string& path) {
+  return ReadTsv(
+      path, [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+        if (f.empty() || f.size() > 2) return "expected phrase[<TAB>flags]";
+        Trigger t;
+        if (f.size() == 2) {
+          for (std::string_view flag : SplitOn(f[1], ',')) {
+            if (flag == "standalone")
+              t.standalone = true;
+            else if (flag == "typed")
+              t.typed = true;
+            else if (flag == "negative")
+              t.negative = true;
+            else if (flag == "keep")
+              t.keep = true;
+            else if (flag == "subject")
+              t.subject = true;
+            else if (flag == "positive")
+              t.positive = true;
+            else
+              return "unknown flag '" + std::string(flag) + "'";
+          }
+        }
+        t.phrase = std::string(f[0]);
+        triggers.push_back(t);
+        return AddPhrase(&trigger_matcher, f[0], static_cast<uint32_t>(triggers.size() - 1));
+      });
+}
+
+std::string Lexicons::LoadRoles(const std::string& path) {
+  return ReadTsv(path,
+                 [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+                   if (f.size() < 2 || f.size() > 3) return "expected TYPE<TAB>phrases[<TAB>role]";
+                   Role r;
+                   std::string_view t = f[0];
+                   if (t == "TITLE")
+                     r.type = RoleType::kTitle;
+                   else if (t == "SPEAKER")
+                     r.type = RoleType::kSpeaker;
+                   else if (t == "BODY")
+                     r.type = RoleType::kBody;
+                   else if (t == "VOICE")
+                     r.type = RoleType::kVoice;
+                   else if (t == "MEDIA")
+                     r.type = RoleType::kMedia;
+                   else if (t == "STANCE")
+                     r.type = RoleType::kStance;
+                   else if (t == "MODIFIER")
+                     r.type = RoleType::kModifier;
+                   else if (t == "NONACTOR")
+                     r.type = RoleType::kNonActor;
+                   else if (t == "PROPOSAL")
+                     r.type = RoleType::kProposal;
+                   else
+                     return "unknown role type '" + std::string(t) + "'";
+                   if (f.size() == 3) r.role = std::string(f[2]);
+                   roles.push_back(r);
+                   uint32_t index = static_cast<uint32_t>(roles.size() - 1);
+                   // one field lists several phrases separated by '|' (each a literal phrase, may
+                   // have spaces)
+                   for (std::string_view phrase : SplitOn(f[1], '|')) {
+                     std::vector<std::string> keys = PhraseKeys(phrase);
+                     if (keys.empty() || keys.size() > PhraseMatcher::kMaxLen)
+                       return "bad role phrase '" + std::string(phrase) + "'";
+                     role_matcher.Add(keys, index);
+                   }
+                   return "";
+                 });
+}
+
+std::string Lexicons::LoadKinds(const std::string& path) {
+  return ReadTsv(
+      path, [&](const std::vector<std::string_view>& f, const std::string& where) -> std::string {
+        if (f.size() < 2) return "expected KIND<TAB>group[<TAB>group...]";
+        if (f.size() > 33) return "too many groups";
+        for (char c : f[0]) {
+          if (!((c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9'))) {
+            return "kind must be UPPER_CASE: '" + std::string(f[0]) + "'";
+          }
+        }
+        KindPattern p;
+        p.kind = std::string(f[0]);
+        p.groups = f.size() - 1;
+        p.source = where;
+        kind_patterns.push_back(p);
+        uint32_t index = static_cast<uint32_t>(kind_patterns.size() - 1);
+        for (size_t g = 1; g < f.size(); ++g) {
+          auto phrases = SplitOn(f[g], ';');
+          if (phrases.empty()) return "empty group " + std::to_string(g);
+          for (std::string_view phrase : phrases) {
+            std::string err =
+                AddPhrase(&kind_matcher, phrase, index * 64 + static_cast<uint32_t>(g - 1));
+            if (!err.empty()) return err;
+          }
+        }
+        return "";
+      });
+}
+
+std::string Lexicons::LoadFunctionWords(const std::string& path) {
+  return ReadTsv(path,
+                 [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+                   if (f.size() != 2) return "expected CLASS<TAB>word|word|...";
+                   std::string_view c = f[0];
+                   if (c == "ANAPHOR") {
+                     for (std::string_view phrase : SplitOn(f[1], '|'))
+                       anaphor_matcher.Add(PhraseKeys(phrase), 0);
+                     return "";
+                   }
+                   if (c == "NONHOLDER_ACTOR") {
+                     for (std::string_view w : SplitOn(f[1], '|'))
+                       nonholder_actors.insert(std::string(w));
+                     return "";
+                   }
+                   uint32_t bit = 0;
+                   if (c == "SUBJECT_BEFORE")
+                     bit = kSubjectBefore;
+                   else if (c == "PREPOSITION")
+                     bit = kPreposition;
+                   else if (c == "DETERMINER")
+                     bit = kDeterminer;
+                   else if (c == "PRONOUN_ACTOR")
+                     bit = kPronounActor;
+                   else if (c == "PRONOUN_PERSON")
+                     bit = kPronounPerson;
+                   else if (c == "PRONOUN_SPEAKER")
+                     bit = kPronounSpeaker;
+                   else if (c == "POSSESSIVE_PRONOUN")
+                     bit = kPossessivePronoun;
+                   else if (c == "CLAUSE_END")
+                     bit = kClauseEnd;
+                   else
+                     return "unknown class '" + std::string(c) + "'";
+                   for (std::string_view w : SplitOn(f[1], '|'))
+                     *word_classes.FindOrInsert(HashKey(FoldKey(w))) |= bit;
+                   return "";
+                 });
+}
+
+std::string Lexicons::LoadAbbreviations(const std::string& path) {
+  return ReadTsv(path,
+                 [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+                   if (f.size() == 2 && f[1] == "number") {
+                     splitter.before_number.insert(FoldKey(f[0]));
+                     return "";
+                   }
+                   if (f.size() != 1)
+                     return "expected an abbreviation per line, optionally followed by 'number'";
+                   splitter.abbreviations.insert(FoldKey(f[0]));
+                   return "";
+                 });
+}
+
+std::string Lexicons::LoadTopics(const std::string& path) {
+  if (!std::filesystem::exists(path)) return "";  // topics are optional
+  return ReadTsv(
+      path, [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+        std::string_view t = f[0];
+        if (t == "spelling") {
+          if (f.size() != 3) return "expected spelling<TAB>variant<TAB>canonical";
+          spelling[FoldKey(f[1])] = FoldKey(f[2]);
+          return "";
+        }
+        if (t == "head" || t == "skip") {
+          if (f.size() != 2) return "expected " + std::string(t) + "<TAB>word|word|...";
+          for (std::string_view w : SplitOn(f[1], '|'))
+            (t == "head" ? topic_heads : topic_skip).insert(FoldKey(w));
+          return "";
+        }
+        if (t == "topic") {
+          if (f.size() != 4) return "expected topic<TAB>key<TAB>label<TAB>phrase;phrase;...";
+          topics.push_back(Topic{std::string(f[1]), std::string(f[2])});
+          uint32_t index = static_cast<uint32_t>(topics.size() - 1);
+          for (std::string_view phrase : SplitOn(f[3], ';')) {
+            std::string err = AddPhrase(&topic_matcher, phrase, index);
+            if (!err.empty()) return err;
+          }
+          return "";
+        }
+        return "unknown line type '" + std::string(t) + "' (topic, head, skip, spelling)";
+      });
+}
+
+std::string Lexicons::TopicKey(const std::vector<std::string>& words) const {
+  std::string key;
+  for (const std::string& w : words) {
+    if (topic_skip.count(w)) continue;
+    std::string part;
+    for (char c : w) {
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        part.push_back(c);
+      else if (c == '-' && !part.empty())
+        part.push_back('-');
+    }
+    if (part.empty()) continue;
+    auto it = spelling.find(part);
+    if (it != spelling.end()) part = it->second;
+    if (!key.empty()) key.push_back('-');
+    key += part;
+  }
+  return key;
+}
+
+}  // namespace stancewire::extraction

@@ -1,0 +1,66 @@
+// Text handling: UTF-8 checks, tokens with byte offsets into the original text, normalised token
+// keys for dictionary lookup, and sentence splitting. One linear pass each, no regular expressions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace stancewire::extraction {
+
+// Returns the byte offset of the first invalid UTF-8 sequence, or npos when the text is valid.
+size_t FindInvalidUtf8(std::string_view text);
+
+struct Token {
+  uint32_t start = 0;  // byte offsets into the original text
+  uint32_t end = 0;
+  std::string key;  // lower-cased, diacritics and curly apostrophes folded ("türkiye" -> "turkiye")
+  uint64_t hash = 0;  // hash of key, for phrase lookup
+  bool word = false;  // letters or digits (else punctuation / symbol)
+  bool capitalized = false;
+  bool all_caps = false;      // two or more letters, all upper case ("US", "UAE")
+  bool space_before = false;  // whitespace between this token and the previous one
+  bool newline_before = false;
+  uint32_t cls = 0;  // closed word classes (Lexicons::WordClass bits), filled by the extractor
+};
+
+// Folds one token's text into its lookup key. Exposed so that dictionaries fold aliases the same
+// way.
+std::string FoldKey(std::string_view raw);
+constexpr uint64_t HashKey(std::string_view key) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+// Compile-time hash of a folded key, for comparing tokens without string compares.
+consteval uint64_t H(std::string_view key) { return HashKey(key); }
+
+// Splits text into tokens. Words keep internal apostrophes and dots of initialisms ("U.S.",
+// "J.D."); a possessive "'s" / "’s" becomes its own token with key "'s"; hyphens, dashes, quotes
+// and other punctuation are single tokens. Invalid UTF-8 bytes become single-byte punctuation
+// tokens.
+std::vector<Token> Tokenize(std::string_view text);
+
+struct Sentence {
+  uint32_t first_token = 0;  // [first_token, end_token)
+  uint32_t end_token = 0;
+  uint32_t start = 0;  // byte span in the text
+  uint32_t end = 0;
+};
+
+// Abbreviations that do not end a sentence when followed by a period ("Mr", "Gen", "No").
+struct SentenceSplitter {
+  std::unordered_set<std::string> abbreviations;  // folded keys, without the period
+  std::unordered_set<std::string> before_number;  // only before a number: "No. 10"
+  // Splits at . ! ? (followed by whitespace and an upper-case letter, digit or quote), at newlines,
+  // and caps a sentence at max_tokens so that one enormous run-on sentence stays linear.
+  std::vector<Sentence> Split(std::string_view text, const std::vector<Token>& tokens,
+                              size_t max_tokens = 400) const;
+};
+
+}  // namespace stancewire::extraction
