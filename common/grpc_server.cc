@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "common/shutdown_signal.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace stancewire {
@@ -24,6 +25,7 @@ namespace {
 void ApplyCommonOptions(const ServerOptions& options, grpc::ServerBuilder& builder) {
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
   const int keepalive_ms =
       static_cast<int>(std::chrono::milliseconds(options.keepalive_time).count());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
@@ -44,7 +46,10 @@ std::unique_ptr<grpc::Server> StartServer(const ServerOptions& options,
                                           int* bound_port) {
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen,
+                           options.credentials ? options.credentials
+                                               : grpc::InsecureServerCredentials(),
+                           &port);
   ApplyCommonOptions(options, builder);
   for (auto* s : services) builder.RegisterService(s);
   auto server = builder.BuildAndStart();
@@ -58,6 +63,26 @@ std::unique_ptr<grpc::Server> StartServer(const ServerOptions& options,
 
 void SetServing(grpc::Server* server, bool serving) {
   if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(serving);
+}
+
+std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen) {
+  ServerOptions options;
+  options.listen = listen;
+  options.max_message_bytes = 64 * 1024;
+  int port = 0;
+  auto server = StartServer(options, {}, &port);
+  if (server) spdlog::info("health (plaintext) on {} (port {})", listen, port);
+  return server;
+}
+
+std::chrono::system_clock::time_point ServeUntilSignal(const std::vector<grpc::Server*>& servers,
+                                                       std::chrono::seconds grace) {
+  int sig = WaitForShutdownSignal();
+  spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig, grace.count());
+  for (auto* s : servers) SetServing(s, false);
+  auto deadline = std::chrono::system_clock::now() + grace;
+  for (auto* s : servers) s->Shutdown(deadline);
+  return deadline;
 }
 
 grpc::ChannelArguments ClientChannelArguments(const ServerOptions& options) {

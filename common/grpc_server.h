@@ -13,7 +13,10 @@ namespace stancewire {
 // service, server reflection (so grpcurl needs no proto files), keepalive and message limits.
 struct ServerOptions {
   std::string listen;  // HOST:PORT
+  // nullptr: plaintext. See common/security.h for TLS and mutual TLS.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
   int max_message_bytes = 8 * 1024 * 1024;
+  int max_concurrent_streams = 100;  // per connection
   std::chrono::seconds keepalive_time{30};
   std::chrono::seconds keepalive_timeout{10};
 };
@@ -29,6 +32,15 @@ std::unique_ptr<grpc::Server> StartServer(const ServerOptions& options,
 
 // Marks every service on the server (and the overall "" service) SERVING or NOT_SERVING.
 void SetServing(grpc::Server* server, bool serving);
+
+// Starts a plaintext server with nothing but the health service, for probes that cannot speak
+// TLS (Kubernetes' gRPC probes). Its status follows SetServing on it.
+std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen);
+
+// Blocks until SIGTERM or SIGINT, then marks every server NOT_SERVING and shuts them down, giving
+// in-flight calls until the returned deadline (now + grace) to finish.
+std::chrono::system_clock::time_point ServeUntilSignal(const std::vector<grpc::Server*>& servers,
+                                                       std::chrono::seconds grace);
 
 // Channel arguments for clients talking to stancewire servers: keepalive consistent with the
 // servers' policy, message limit.

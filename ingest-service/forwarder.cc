@@ -64,6 +64,9 @@ bool Forwarder::RunStream() {
   }
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.stream_max_age);
+  if (!options_.bearer_token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.bearer_token);
+  }
   {
     std::lock_guard lock(context_mu_);
     if (stopping_) return false;

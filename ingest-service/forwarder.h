@@ -24,6 +24,8 @@ struct ForwarderOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // The stream is renewed after this long, so it never runs without a deadline.
   std::chrono::seconds stream_max_age{600};
+  // Sent as `authorization: Bearer TOKEN` when query-service requires tokens.
+  std::string bearer_token;
 };
 
 class Forwarder {

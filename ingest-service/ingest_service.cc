@@ -64,9 +64,11 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
   auto* reactor = context->DefaultReactor();
   std::string bytes;
   v1::ExtractRequest request;  // same wire shape as IngestRequest
-  grpc::Status status = ToString(*request_bytes, &bytes)
-                            ? DecodeRequest(bytes, &request)
-                            : InvalidArgument("request could not be read");
+  grpc::Status status = authorizer_ ? authorizer_->Authorize(*context, "writer") : grpc::Status::OK;
+  if (status.ok()) {
+    status = ToString(*request_bytes, &bytes) ? DecodeRequest(bytes, &request)
+                                              : InvalidArgument("request could not be read");
+  }
   if (!status.ok()) {
     reactor->Finish(status);
     return reactor;
@@ -95,9 +97,18 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Extract(grpc::CallbackServerContext
   auto* reactor = context->DefaultReactor();
   std::string bytes;
   v1::ExtractRequest request;
-  grpc::Status status = ToString(*request_bytes, &bytes)
-                            ? DecodeRequest(bytes, &request)
-                            : InvalidArgument("request could not be read");
+  // Extract stores nothing: readers and writers alike may dry-run.
+  grpc::Status status = grpc::Status::OK;
+  if (authorizer_) {
+    status = authorizer_->Authorize(*context, "reader");
+    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      status = authorizer_->Authorize(*context, "writer");
+    }
+  }
+  if (status.ok()) {
+    status = ToString(*request_bytes, &bytes) ? DecodeRequest(bytes, &request)
+                                              : InvalidArgument("request could not be read");
+  }
   if (status.ok()) {
     extraction::ExtractOptions options;
     options.explain = request.explain();

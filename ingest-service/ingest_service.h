@@ -2,6 +2,7 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include "common/security.h"
 #include "extraction/extractor.h"
 #include "ingest-service/outbox.h"
 #include "stancewire/v1/ingest.grpc.pb.h"
@@ -17,9 +18,13 @@ using IngestServiceBase = v1::IngestService::WithRawCallbackMethod_Ingest<
 // Extract parses only; Ingest parses and returns once the stances are durable in the outbox.
 class IngestServiceImpl final : public IngestServiceBase {
  public:
-  // `outbox` may be null for an extract-only server.
-  IngestServiceImpl(const extraction::Extractor* extractor, Outbox* outbox, size_t max_text_bytes)
-      : extractor_(extractor), outbox_(outbox), max_text_bytes_(max_text_bytes) {}
+  // `outbox` may be null for an extract-only server; `authorizer` null allows every caller.
+  IngestServiceImpl(const extraction::Extractor* extractor, Outbox* outbox, size_t max_text_bytes,
+                    const TokenAuthorizer* authorizer = nullptr)
+      : extractor_(extractor),
+        outbox_(outbox),
+        max_text_bytes_(max_text_bytes),
+        authorizer_(authorizer) {}
 
   grpc::ServerUnaryReactor* Ingest(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -36,6 +41,7 @@ class IngestServiceImpl final : public IngestServiceBase {
   const extraction::Extractor* extractor_;
   Outbox* outbox_;
   size_t max_text_bytes_;
+  const TokenAuthorizer* authorizer_;
 };
 
 }  // namespace stancewire::ingest

@@ -11,6 +11,8 @@
 #include "common/grpc_server.h"
 #include "common/json_lines.h"
 #include "common/logging.h"
+#include "common/security.h"
+#include "common/service_flags.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
 #include "ingest-service/forwarder.h"
@@ -20,10 +22,13 @@
 namespace {
 
 struct Flags {
-  std::string listen = "0.0.0.0:7400";
+  stancewire::CommonServiceFlags common{.listen = "0.0.0.0:7400",
+                                        .data_dir = STANCEWIRE_DEFAULT_DATA_DIR};
   std::string query = "127.0.0.1:7410";
-  std::string data_dir = STANCEWIRE_DEFAULT_DATA_DIR;
-  std::vector<std::string> actor_files;
+  std::string query_ca;
+  std::string query_cert;
+  std::string query_key;
+  std::string query_token;
   std::string outbox = "data/local/ingest/outbox.db";
   int64_t outbox_limit = 1'000'000;
   std::string outbox_sync = "full";
@@ -32,9 +37,6 @@ struct Flags {
   int backoff_initial_ms = 100;
   int backoff_max_ms = 10000;
   size_t max_text_bytes = 1024 * 1024;
-  int max_message_bytes = 8 * 1024 * 1024;
-  std::string log_level = "info";
-  int shutdown_grace_seconds = 10;
   // extract
   std::vector<std::string> files;
   bool explain = false;
@@ -98,46 +100,74 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
 }
 
 int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
+  const auto& common = flags.common;
+  stancewire::TlsFiles server_tls{common.tls_cert, common.tls_key, "", common.tls_refresh_seconds};
+  stancewire::TlsFiles query_tls{flags.query_cert, flags.query_key, flags.query_ca,
+                                 common.tls_refresh_seconds};
+  for (const auto& [files, what] : {std::pair{server_tls, "--tls-cert/--tls-key"},
+                                    std::pair{query_tls, "--query-ca/--query-cert/--query-key"}}) {
+    if (std::string problem = stancewire::CheckTlsFiles(files, false); !problem.empty()) {
+      spdlog::critical("{}: {}", what, problem);
+      return 1;
+    }
+  }
+  std::string error;
+  std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
+  if (!common.tokens.empty()) {
+    authorizer = stancewire::TokenAuthorizer::Load(common.tokens, &error);
+    if (!authorizer) {
+      spdlog::critical("--tokens: {}", error);
+      return 1;
+    }
+  }
   stancewire::ingest::OutboxOptions outbox_options;
   outbox_options.path = flags.outbox;
   outbox_options.max_pending_stances = flags.outbox_limit;
   stancewire::ingest::ParseSyncMode(flags.outbox_sync, &outbox_options.sync);
-  std::string error;
   auto outbox = stancewire::ingest::Outbox::Open(outbox_options, &error);
   if (!outbox) {
     spdlog::critical("cannot open outbox: {}", error);
     return 1;
   }
 
-  stancewire::ServerOptions options;
-  options.listen = flags.listen;
-  options.max_message_bytes = flags.max_message_bytes;
-  auto channel = grpc::CreateCustomChannel(flags.query, grpc::InsecureChannelCredentials(),
-                                           stancewire::ClientChannelArguments(options));
+  stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
+  options.credentials = stancewire::MakeServerCredentials(server_tls);
+  auto channel_args = stancewire::ClientChannelArguments(options);
+  // With several query-service replicas behind a headless Service, each new stream (after a
+  // reconnect or the server's max connection age) goes to the next address.
+  channel_args.SetLoadBalancingPolicyName("round_robin");
+  auto channel = grpc::CreateCustomChannel(flags.query, stancewire::MakeChannelCredentials(query_tls),
+                                           channel_args);
   stancewire::ingest::ForwarderOptions forwarder_options;
   forwarder_options.batch_stances = flags.batch_stances;
   forwarder_options.max_in_flight_batches = flags.max_in_flight;
   forwarder_options.backoff_initial = std::chrono::milliseconds(flags.backoff_initial_ms);
   forwarder_options.backoff_max = std::chrono::milliseconds(flags.backoff_max_ms);
+  forwarder_options.bearer_token = flags.query_token;
   stancewire::ingest::Forwarder forwarder(outbox.get(), channel, forwarder_options);
 
-  stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), flags.max_text_bytes);
+  stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), flags.max_text_bytes,
+                                                authorizer.get());
   stancewire::PrepareServerBuilderPlugins();
   int port = 0;
   auto server = stancewire::StartServer(options, {&service}, &port);
   if (!server) return 1;
+  std::vector<grpc::Server*> servers = {server.get()};
+  std::unique_ptr<grpc::Server> health_server;
+  if (!common.health_listen.empty()) {
+    health_server = stancewire::StartHealthServer(common.health_listen);
+    if (!health_server) return 1;
+    servers.push_back(health_server.get());
+  }
   forwarder.Start();
-  spdlog::info("ingest-service serving on {} (port {}), delivering to {}, outbox {} (sync {}), "
-               "plaintext (no TLS)",
-               flags.listen, port, flags.query, flags.outbox, flags.outbox_sync);
+  spdlog::info("ingest-service serving on {} (port {}, {}{}), delivering to {} ({}), outbox {} "
+               "(sync {})",
+               common.listen, port, server_tls.enabled() ? "TLS" : "PLAINTEXT, no TLS",
+               authorizer ? ", bearer tokens required" : ", no token required", flags.query,
+               query_tls.ca.empty() ? "PLAINTEXT" : (query_tls.enabled() ? "mutual TLS" : "TLS"),
+               flags.outbox, flags.outbox_sync);
 
-  int sig = stancewire::WaitForShutdownSignal();
-  spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig,
-               flags.shutdown_grace_seconds);
-  stancewire::SetServing(server.get(), false);
-  auto deadline =
-      std::chrono::system_clock::now() + std::chrono::seconds(flags.shutdown_grace_seconds);
-  server->Shutdown(deadline);
+  auto deadline = stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds));
   int64_t left = forwarder.Stop(deadline);
   spdlog::info("ingest-service stopped; {} stances stay in the outbox for the next start", left);
   return 0;
@@ -150,15 +180,19 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"ingest-service: extracts stances from news items and delivers them"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--listen", flags.listen, "HOST:PORT for IngestService, health and reflection")
-      ->envname("STANCEWIRE_LISTEN");
+  stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--query", flags.query, "HOST:PORT of query-service's delivery stream")
       ->envname("STANCEWIRE_QUERY");
-  app.add_option("--data-dir", flags.data_dir, "folder of the knowledge files")
-      ->envname("STANCEWIRE_DATA_DIR");
-  app.add_option("--actors", flags.actor_files, "extra actor dictionary file (repeatable)")
-      ->envname("STANCEWIRE_ACTORS")
-      ->delimiter(',');
+  app.add_option("--query-ca", flags.query_ca,
+                 "PEM CA that query-service's certificate must chain to: TLS to --query")
+      ->envname("STANCEWIRE_QUERY_CA");
+  app.add_option("--query-cert", flags.query_cert, "PEM client certificate for mutual TLS to --query")
+      ->envname("STANCEWIRE_QUERY_CERT");
+  app.add_option("--query-key", flags.query_key, "PEM private key for --query-cert")
+      ->envname("STANCEWIRE_QUERY_KEY");
+  app.add_option("--query-token", flags.query_token,
+                 "bearer token (role writer) for query-service's stream, when it requires tokens")
+      ->envname("STANCEWIRE_QUERY_TOKEN");
   app.add_option("--outbox", flags.outbox, "SQLite file of stances awaiting delivery")
       ->envname("STANCEWIRE_OUTBOX");
   app.add_option("--outbox-limit", flags.outbox_limit,
@@ -184,16 +218,6 @@ int main(int argc, char** argv) {
   app.add_option("--max-text-bytes", flags.max_text_bytes, "largest NewsItem.text accepted")
       ->envname("STANCEWIRE_MAX_TEXT_BYTES")
       ->check(CLI::Range(1, 64 * 1024 * 1024));
-  app.add_option("--max-message-bytes", flags.max_message_bytes, "largest gRPC message accepted")
-      ->envname("STANCEWIRE_MAX_MESSAGE_BYTES")
-      ->check(CLI::Range(1024, 256 * 1024 * 1024));
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->envname("STANCEWIRE_LOG_LEVEL");
-  app.add_option("--shutdown-grace", flags.shutdown_grace_seconds,
-                 "seconds to finish calls and flush the outbox on SIGTERM")
-      ->envname("STANCEWIRE_SHUTDOWN_GRACE")
-      ->check(CLI::Range(0, 3600));
-
   // Service flags such as --data-dir or --max-text-bytes also apply after `extract`.
   app.fallthrough();
   auto* extract = app.add_subcommand(
@@ -206,9 +230,9 @@ int main(int argc, char** argv) {
                     "accept JSON fields NewsItem does not have (e.g. gold annotations)");
   CLI11_PARSE(app, argc, argv);
 
-  if (!stancewire::InitLogging("ingest-service", flags.log_level)) return 2;
+  if (!stancewire::InitLogging("ingest-service", flags.common.log_level)) return 2;
   std::string error;
-  stancewire::extraction::ExtractorConfig config{flags.data_dir, flags.actor_files};
+  stancewire::extraction::ExtractorConfig config{flags.common.data_dir, flags.common.actor_files};
   auto extractor = stancewire::extraction::Extractor::Load(config, &error);
   if (!extractor) {
     spdlog::critical("cannot load knowledge files: {}", error);

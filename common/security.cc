@@ -1,0 +1,195 @@
+#include "common/security.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace stancewire {
+namespace {
+
+using grpc::experimental::FileWatcherCertificateProvider;
+
+std::string ReadFile(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  *ok = static_cast<bool>(in);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+std::string CheckCertificates(const std::string& path, const std::string& what, X509** first) {
+  bool ok = false;
+  std::string pem = ReadFile(path, &ok);
+  if (!ok) return what + " file " + path + " cannot be read";
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (count++ == 0 && first) {
+      *first = cert;
+    } else {
+      X509_free(cert);
+    }
+  }
+  if (count == 0) return what + " file " + path + " holds no PEM certificate";
+  return "";
+}
+
+}  // namespace
+
+std::string CheckTlsFiles(const TlsFiles& files, bool need_identity) {
+  if (need_identity || files.enabled()) {
+    if (files.cert.empty() || files.key.empty()) {
+      return "TLS needs both a certificate and a key file";
+    }
+    X509* cert = nullptr;
+    if (std::string e = CheckCertificates(files.cert, "certificate", &cert); !e.empty()) return e;
+    bool ok = false;
+    std::string pem = ReadFile(files.key, &ok);
+    if (!ok) {
+      X509_free(cert);
+      return "key file " + files.key + " cannot be read";
+    }
+    std::unique_ptr<BIO, BioDeleter> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    std::string error;
+    if (!key) {
+      error = "key file " + files.key + " holds no PEM private key";
+    } else if (X509_check_private_key(cert, key) != 1) {
+      error = "key file " + files.key + " does not match certificate " + files.cert;
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    if (!error.empty()) return error;
+  }
+  if (!files.ca.empty()) return CheckCertificates(files.ca, "CA", nullptr);
+  return "";
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files) {
+  if (!files.enabled()) return grpc::InsecureServerCredentials();
+  auto provider = std::make_shared<FileWatcherCertificateProvider>(
+      files.key, files.cert, files.ca, files.refresh_seconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!files.ca.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles& files) {
+  if (files.ca.empty()) return grpc::InsecureChannelCredentials();
+  auto provider = std::make_shared<FileWatcherCertificateProvider>(
+      files.key, files.cert, files.ca, files.refresh_seconds);
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  if (files.enabled()) options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(options);
+}
+
+std::vector<std::string> PeerIdentities(const grpc::ServerContextBase& context) {
+  std::vector<std::string> out;
+  auto auth = context.auth_context();
+  if (!auth) return out;
+  for (const char* property : {GRPC_X509_SAN_PROPERTY_NAME, GRPC_X509_CN_PROPERTY_NAME}) {
+    for (const auto& value : auth->FindPropertyValues(property)) {
+      out.emplace_back(value.data(), value.size());
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
+                                                       std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot be read";
+    return nullptr;
+  }
+  auto authorizer = std::make_unique<TokenAuthorizer>();
+  authorizer->enabled_ = true;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream fields(line);
+    Entry entry;
+    std::string roles, extra;
+    if (!(fields >> entry.token) || entry.token[0] == '#') continue;
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    if (!(fields >> roles)) {
+      *error = where + "expected TOKEN ROLE[,ROLE...], found no role";
+      return nullptr;
+    }
+    if (fields >> extra) {
+      *error = where + "unexpected text after the roles";
+      return nullptr;
+    }
+    std::istringstream split(roles);
+    for (std::string role; std::getline(split, role, ',');) {
+      if (role != "reader" && role != "writer") {
+        *error = where + "unknown role '" + role + "' (known: reader, writer)";
+        return nullptr;
+      }
+      entry.roles.push_back(role);
+    }
+    if (entry.token.size() < 16) {
+      *error = where + "token is shorter than 16 characters";
+      return nullptr;
+    }
+    authorizer->entries_.push_back(std::move(entry));
+  }
+  if (authorizer->entries_.empty()) {
+    *error = path + ": holds no token";
+    return nullptr;
+  }
+  return authorizer;
+}
+
+grpc::Status TokenAuthorizer::Authorize(const grpc::ServerContextBase& context,
+                                        std::string_view role) const {
+  if (!enabled_) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing credentials: send metadata 'authorization: Bearer TOKEN'");
+  }
+  std::string_view value(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer TOKEN'");
+  }
+  std::string_view token = value.substr(kBearer.size());
+  const Entry* match = nullptr;
+  // Compare against every entry, always in full, so timing does not reveal a near miss.
+  for (const auto& entry : entries_) {
+    const bool same = entry.token.size() == token.size() &&
+                      CRYPTO_memcmp(entry.token.data(), token.data(), token.size()) == 0;
+    if (same) match = &entry;
+  }
+  if (!match) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
+  for (const auto& r : match->roles) {
+    if (r == role) return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "the token lacks the '" + std::string(role) + "' role");
+}
+
+}  // namespace stancewire
