@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "common/json_lines.h"
@@ -34,8 +35,12 @@ std::string DescribeStance(const v1::Stance& s) {
                      PositionName(s.position());
   if (!s.topic().empty()) line += " — on " + s.topic();
   if (s.conditions_size() > 0) {
+    // A kind can come from several phrases of the item; name each kind once.
+    std::set<std::string> kinds;
     line += " — conditions:";
-    for (const auto& c : s.conditions()) line += " " + c.kind();
+    for (const auto& c : s.conditions()) {
+      if (kinds.insert(c.kind()).second) line += " " + c.kind();
+    }
   }
   line += " — reported by " + (s.attribution().empty() ? s.outlet() : s.attribution());
   if (!s.attribution().empty() && !s.outlet().empty()) line += " (in " + s.outlet() + ")";
