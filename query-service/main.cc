@@ -26,6 +26,8 @@ struct Flags {
   int shutdown_grace_seconds = 10;
   int max_message_bytes = 8 * 1024 * 1024;
   size_t max_batch_stances = 10000;
+  size_t watch_queue = 1000;
+  size_t max_watchers = 1000;
 };
 
 }  // namespace
@@ -63,6 +65,13 @@ int main(int argc, char** argv) {
                  "largest delivery batch accepted, in stances")
       ->envname("STANCEWIRE_MAX_BATCH_STANCES")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--watch-queue", flags.watch_queue,
+                 "stances a WatchStances client may fall behind before it is dropped")
+      ->envname("STANCEWIRE_WATCH_QUEUE")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--max-watchers", flags.max_watchers, "concurrent WatchStances calls")
+      ->envname("STANCEWIRE_MAX_WATCHERS")
+      ->check(CLI::Range(0, 100000));
   CLI11_PARSE(app, argc, argv);
 
   if (!stancewire::InitLogging("query-service", flags.log_level)) return 2;
@@ -81,9 +90,11 @@ int main(int argc, char** argv) {
   }
 
   stancewire::query::StoreWriter writer;
+  stancewire::query::WatchHub watch_hub({flags.watch_queue, flags.max_watchers});
   stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
-                                                    flags.page_token_key);
-  stancewire::query::StanceSinkService sink_service(store.get(), &writer, flags.max_batch_stances);
+                                                    flags.page_token_key, &watch_hub);
+  stancewire::query::StanceSinkService sink_service(store.get(), &writer, flags.max_batch_stances,
+                                                    &watch_hub);
 
   stancewire::PrepareServerBuilderPlugins();
   stancewire::ServerOptions options;
@@ -111,6 +122,7 @@ int main(int argc, char** argv) {
                flags.shutdown_grace_seconds);
   stancewire::SetServing(server.get(), false);
   if (sink_server) stancewire::SetServing(sink_server.get(), false);
+  watch_hub.Close();  // watch streams never end by themselves: end them so draining can finish
   auto deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(flags.shutdown_grace_seconds);
   if (sink_server) sink_server->Shutdown(deadline);

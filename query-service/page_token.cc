@@ -12,7 +12,7 @@ namespace {
 
 constexpr char kSep = '\x1f';
 constexpr size_t kMacBytes = 16;
-constexpr char kVersion = '1';
+constexpr char kVersion = '2';
 
 constexpr char kAlphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -80,57 +80,74 @@ std::string PageTokenCodec::Mac(const std::string& payload) const {
   return std::string(reinterpret_cast<char*>(mac), kMacBytes);
 }
 
-std::string PageTokenCodec::Encode(const StanceCursor& cursor,
+std::string PageTokenCodec::Encode(const PageState& state,
                                    const std::string& filter_fingerprint) const {
-  // version, published, then the id length-prefixed (ids and filters may hold any byte), then a
-  // digest of the filters.
-  std::string payload = std::string(1, kVersion) + kSep + std::to_string(cursor.published_nanos) +
-                        kSep + std::to_string(cursor.id.size()) + kSep + cursor.id +
+  // version, published, offset, total, then the id length-prefixed (ids and filters may hold any
+  // byte), then a digest of the filters.
+  std::string payload = std::string(1, kVersion) + kSep +
+                        std::to_string(state.cursor.published_nanos) + kSep +
+                        std::to_string(state.offset) + kSep + std::to_string(state.total) + kSep +
+                        std::to_string(state.cursor.id.size()) + kSep + state.cursor.id +
                         Digest(filter_fingerprint);
   return Base64Url(payload + Mac(payload));
 }
 
-std::optional<StanceCursor> PageTokenCodec::Decode(const std::string& token,
-                                                   const std::string& filter_fingerprint,
-                                                   std::string* error) const {
+std::optional<PageState> PageTokenCodec::Decode(const std::string& token,
+                                                const std::string& filter_fingerprint,
+                                                std::string* error) const {
   auto raw = FromBase64Url(token);
   if (!raw || raw->size() <= kMacBytes) {
-    *error = "page_token is malformed";
+    *error = "page_token is malformed (pass next_page_token exactly as received)";
     return std::nullopt;
   }
   std::string payload = raw->substr(0, raw->size() - kMacBytes);
   std::string mac = raw->substr(raw->size() - kMacBytes);
   std::string expected = Mac(payload);
   if (CRYPTO_memcmp(mac.data(), expected.data(), kMacBytes) != 0) {
-    *error = "page_token is not one this service issued (signature does not match)";
+    *error =
+        "page_token is not one this service issued (signature does not match: forged, edited, or "
+        "issued before a restart or by a replica with another --page-token-key)";
     return std::nullopt;
   }
-  // Parse "V<sep>PUBLISHED<sep>IDLEN<sep>ID" followed by the filter digest.
   auto malformed = [&] {
-    *error = "page_token is malformed";
+    *error = "page_token is malformed (pass next_page_token exactly as received)";
     return std::nullopt;
   };
-  size_t a = payload.find(kSep);
-  size_t b = a == std::string::npos ? a : payload.find(kSep, a + 1);
-  size_t c = b == std::string::npos ? b : payload.find(kSep, b + 1);
-  if (c == std::string::npos || payload.substr(0, a) != std::string(1, kVersion)) return malformed();
-  StanceCursor cursor;
+  if (payload.empty() || payload[0] != kVersion) {
+    *error = "page_token is stale: it was issued by an older version of the service; repeat the "
+             "request without page_token";
+    return std::nullopt;
+  }
+  // Parse "V<sep>PUBLISHED<sep>OFFSET<sep>TOTAL<sep>IDLEN<sep>ID" followed by the filter digest.
+  size_t seps[5];
+  size_t from = 0;
+  for (size_t& sep : seps) {
+    sep = payload.find(kSep, from);
+    if (sep == std::string::npos) return malformed();
+    from = sep + 1;
+  }
+  if (seps[0] != 1) return malformed();
+  PageState state;
   size_t id_len = 0;
   auto parse = [](const std::string& s, size_t from, size_t to, auto* value) {
     auto [ptr, ec] = std::from_chars(s.data() + from, s.data() + to, *value);
     return ec == std::errc() && ptr == s.data() + to && to > from;
   };
-  if (!parse(payload, a + 1, b, &cursor.published_nanos) || !parse(payload, b + 1, c, &id_len)) {
+  if (!parse(payload, seps[0] + 1, seps[1], &state.cursor.published_nanos) ||
+      !parse(payload, seps[1] + 1, seps[2], &state.offset) ||
+      !parse(payload, seps[2] + 1, seps[3], &state.total) ||
+      !parse(payload, seps[3] + 1, seps[4], &id_len)) {
     return malformed();
   }
+  const size_t c = seps[4];
   const std::string digest = Digest(filter_fingerprint);
   if (payload.size() - (c + 1) != id_len + digest.size()) return malformed();
-  cursor.id = payload.substr(c + 1, id_len);
+  state.cursor.id = payload.substr(c + 1, id_len);
   if (payload.compare(c + 1 + id_len, std::string::npos, digest) != 0) {
     *error = "page_token was issued for different filters; repeat the first request's filters";
     return std::nullopt;
   }
-  return cursor;
+  return state;
 }
 
 }  // namespace stancewire::query

@@ -1,62 +1,448 @@
 #include "query-service/query_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <set>
+
+#include "query-service/stance_match.h"
+
 namespace stancewire::query {
 namespace {
 
-std::string Fingerprint(const v1::ListStancesRequest& request) {
-  return request.actor() + '\x1e' + request.condition();
+using google::protobuf::Timestamp;
+using google::protobuf::util::TimeUtil;
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
+
+// What a page token is bound to: the call and every filter (not page_size, which may change
+// between pages, nor the token itself).
+template <typename Request>
+std::string Fingerprint(const std::string& method, Request request) {
+  request.clear_page_size();
+  request.clear_page_token();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return method + '\x1e' + bytes;
+}
+
+grpc::Status CheckPageSize(int32_t page_size, int default_size, int* limit) {
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return Invalid("page_size " + std::to_string(page_size) + " is out of range: use 1.." +
+                   std::to_string(kMaxPageSize) + ", or 0 for the default of " +
+                   std::to_string(default_size));
+  }
+  *limit = page_size == 0 ? default_size : page_size;
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckText(const char* field, const std::string& value) {
+  if (value.size() > kMaxFilterBytes) {
+    return Invalid(std::string(field) + " is " + std::to_string(value.size()) +
+                   " bytes, over the limit of " + std::to_string(kMaxFilterBytes));
+  }
+  if (!value.empty() && value.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
+    return Invalid(std::string(field) + " is blank; leave it empty to not filter on it");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckTopic(const std::string& topic) { return CheckText("topic", topic); }
+
+grpc::Status CheckTimestamp(const char* field, const Timestamp& ts) {
+  if (ts.seconds() < TimeUtil::kTimestampMinSeconds || ts.seconds() > TimeUtil::kTimestampMaxSeconds ||
+      ts.nanos() < 0 || ts.nanos() > 999999999) {
+    return Invalid(std::string(field) + " is not a valid timestamp (seconds " +
+                   std::to_string(ts.seconds()) + ", nanos " + std::to_string(ts.nanos()) +
+                   "): use 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
+  }
+  return grpc::Status::OK;
+}
+
+// published_after / published_before, shared by every request that has them.
+template <typename Request>
+grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
+  if (r.has_published_after()) {
+    if (auto s = CheckTimestamp("published_after", r.published_after()); !s.ok()) return s;
+    filter->published_after_nanos = TimestampNanos(r.published_after());
+  }
+  if (r.has_published_before()) {
+    if (auto s = CheckTimestamp("published_before", r.published_before()); !s.ok()) return s;
+    filter->published_before_nanos = TimestampNanos(r.published_before());
+  }
+  if (filter->published_after_nanos && filter->published_before_nanos &&
+      *filter->published_after_nanos >= *filter->published_before_nanos) {
+    return Invalid("published_after (" + TimeUtil::ToString(r.published_after()) +
+                   ") must be earlier than published_before (" +
+                   TimeUtil::ToString(r.published_before()) +
+                   "): the window is [published_after, published_before)");
+  }
+  return grpc::Status::OK;
+}
+
+int32_t Clamp32(int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, INT32_MAX)); }
 
 }  // namespace
 
 QueryServiceImpl::QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
-                                   std::string page_token_key)
-    : store_(store), actors_(actors), tokens_(std::move(page_token_key)) {}
+                                   std::string page_token_key, WatchHub* watch_hub)
+    : store_(store), actors_(actors), tokens_(std::move(page_token_key)), watch_hub_(watch_hub) {}
 
-StanceFilter QueryServiceImpl::MakeFilter(const v1::ListStancesRequest& request) const {
-  StanceFilter filter;
-  if (!request.actor().empty()) {
-    const auto* record = actors_ ? actors_->Resolve(request.actor()) : nullptr;
-    if (record) {
-      filter.actor_ids.push_back(record->id);
-    } else {
-      filter.actor_text = request.actor();
+void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filter) const {
+  if (actor.empty()) return;
+  const auto* record = actors_ ? actors_->Resolve(actor) : nullptr;
+  if (record) {
+    filter->actor_ids.push_back(record->id);
+  } else {
+    filter->actor_text = actor;
+  }
+}
+
+template <typename Request>
+grpc::Status QueryServiceImpl::MakeFilter(const Request& r, StanceFilter* filter) const {
+  for (auto [field, value] : {std::pair<const char*, const std::string*>{"actor", &r.actor()},
+                              {"condition", &r.condition()},
+                              {"topic", &r.topic()},
+                              {"outlet", &r.outlet()}}) {
+    if (auto s = CheckText(field, *value); !s.ok()) return s;
+  }
+  if (!v1::Position_IsValid(r.position())) {
+    return Invalid("position " + std::to_string(r.position()) +
+                   " is not a Position: use POSITION_SUPPORT, POSITION_OPPOSE, "
+                   "POSITION_CONDITIONAL, POSITION_UNDECIDED, or leave it unset for any");
+  }
+  ResolveActor(r.actor(), filter);
+  filter->condition = r.condition();
+  filter->position = r.position();
+  filter->topic = r.topic();
+  filter->outlet = r.outlet();
+  return TimeBounds(r, filter);
+}
+
+void QueryServiceImpl::FillActor(const ActorRef& ref, v1::Actor* actor) const {
+  actor->set_id(ref.id);
+  actor->set_name(ref.name);
+  actor->set_kind(ref.kind);
+  if ((ref.kind.empty() || ref.name.empty()) && actors_) {
+    if (const auto* record = actors_->Resolve(ref.id); record && record->id == ref.id) {
+      if (ref.name.empty()) actor->set_name(record->name);
+      if (ref.kind.empty()) actor->set_kind(record->kind);
     }
   }
-  filter.condition = request.condition();
-  return filter;
+}
+
+grpc::Status QueryServiceImpl::DecodeToken(const std::string& token, const std::string& fingerprint,
+                                           std::optional<PageState>* state) const {
+  if (token.empty()) return grpc::Status::OK;
+  std::string error;
+  *state = tokens_.Decode(token, fingerprint, &error);
+  if (!*state) return Invalid(error);
+  return grpc::Status::OK;
 }
 
 grpc::Status QueryServiceImpl::DoListStances(const v1::ListStancesRequest& request,
                                              v1::ListStancesResponse* response) {
-  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "page_size " + std::to_string(request.page_size()) +
-                            " is out of range: use 1.." + std::to_string(kMaxPageSize) +
-                            ", or 0 for the default of " + std::to_string(kDefaultPageSize));
-  }
-  const int limit = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  const std::string fingerprint = Fingerprint(request);
-  std::optional<StanceCursor> after;
-  if (!request.page_token().empty()) {
-    std::string error;
-    after = tokens_.Decode(request.page_token(), fingerprint, &error);
-    if (!after) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
-  }
+  int limit = 0;
+  if (auto s = CheckPageSize(request.page_size(), kDefaultPageSize, &limit); !s.ok()) return s;
+  StanceFilter filter;
+  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  const std::string fingerprint = Fingerprint("ListStances", request);
+  std::optional<PageState> state;
+  if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
+
+  ListOptions options;
+  options.limit = limit;
+  if (state) options.after = state->cursor;
+  // The total is counted once, on the first page, and carried in the token.
+  options.count_total = !state || state->total < 0;
   StancePage page;
-  grpc::Status status = store_->List(MakeFilter(request), limit, after, &page);
+  grpc::Status status = store_->List(filter, options, &page);
   if (!status.ok()) return status;
+  const int64_t total = page.total ? *page.total : state->total;
   for (auto& s : page.stances) *response->add_stances() = std::move(s);
-  if (page.next) response->set_next_page_token(tokens_.Encode(*page.next, fingerprint));
+  response->set_total_size(Clamp32(total));
+  if (page.next) {
+    response->set_next_page_token(tokens_.Encode(PageState{*page.next, 0, total}, fingerprint));
+  }
   return grpc::Status::OK;
 }
+
+grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request,
+                                            v1::ListActorsResponse* response) {
+  int limit = 0;
+  if (auto s = CheckPageSize(request.page_size(), kDefaultAggregatePageSize, &limit); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  const std::string fingerprint = Fingerprint("ListActors", request);
+  std::optional<PageState> state;
+  if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
+  std::vector<ActorStats> actors;
+  grpc::Status status = store_->ListActors(request.topic(), &actors);
+  if (!status.ok()) return status;
+  const size_t offset = state ? static_cast<size_t>(std::max<int64_t>(0, state->offset)) : 0;
+  const size_t end = std::min(actors.size(), offset + static_cast<size_t>(limit));
+  for (size_t i = offset; i < end; ++i) {
+    auto& a = actors[i];
+    auto* out = response->add_actors();
+    FillActor(a.actor, out->mutable_actor());
+    out->mutable_actor()->set_mention(a.latest.actor().mention());
+    out->set_stance_count(Clamp32(a.stance_count));
+    for (const auto& [position, count] : a.position_counts) {
+      auto* pc = out->add_position_counts();
+      pc->set_position(position);
+      pc->set_count(Clamp32(count));
+    }
+    *out->mutable_latest() = std::move(a.latest);
+  }
+  response->set_total_size(Clamp32(static_cast<int64_t>(actors.size())));
+  if (end < actors.size()) {
+    response->set_next_page_token(
+        tokens_.Encode(PageState{{}, static_cast<int64_t>(end), -1}, fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DoListConditions(const v1::ListConditionsRequest& request,
+                                                v1::ListConditionsResponse* response) {
+  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  std::vector<ConditionStats> conditions;
+  grpc::Status status = store_->ListConditions(request.topic(), &conditions);
+  if (!status.ok()) return status;
+  for (const auto& c : conditions) {
+    auto* out = response->add_conditions();
+    out->set_kind(c.kind);
+    out->set_stance_count(Clamp32(c.stance_count));
+    for (const auto& [actor, count] : c.actors) {
+      auto* ac = out->add_actors();
+      FillActor(actor, ac->mutable_actor());
+      ac->set_count(Clamp32(count));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DoGetActorTimeline(const v1::GetActorTimelineRequest& request,
+                                                  v1::GetActorTimelineResponse* response) {
+  if (request.actor().empty()) {
+    return Invalid("actor is required: an actor id, name or any alias (\"AZE\", \"Baku\")");
+  }
+  if (auto s = CheckText("actor", request.actor()); !s.ok()) return s;
+  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  int limit = 0;
+  if (auto s = CheckPageSize(request.page_size(), kDefaultAggregatePageSize, &limit); !s.ok()) {
+    return s;
+  }
+  StanceFilter filter;
+  ResolveActor(request.actor(), &filter);
+  filter.topic = request.topic();
+  if (auto s = TimeBounds(request, &filter); !s.ok()) return s;
+  const std::string fingerprint = Fingerprint("GetActorTimeline", request);
+  std::optional<PageState> state;
+  if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
+
+  ListOptions options;
+  options.limit = limit;
+  options.oldest_first = true;
+  if (state) options.after = state->cursor;
+  StancePage page;
+  grpc::Status status = store_->List(filter, options, &page);
+  if (!status.ok()) return status;
+
+  const auto* record = actors_ ? actors_->Resolve(request.actor()) : nullptr;
+  if (record) {
+    FillActor(ActorRef{record->id, record->name, record->kind}, response->mutable_actor());
+  } else if (!page.stances.empty()) {
+    *response->mutable_actor() = page.stances.front().actor();
+    response->mutable_actor()->clear_mention();
+  } else if (!state) {
+    // Not in the dictionary, and no stored stance names it: probably a typo.
+    StancePage any;
+    StanceFilter by_actor;
+    by_actor.actor_text = request.actor();
+    status = store_->List(by_actor, 1, std::nullopt, &any);
+    if (!status.ok()) return status;
+    if (any.stances.empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "actor '" + request.actor() +
+                              "' is not in the actor dictionary and no stored stance names it");
+    }
+    *response->mutable_actor() = any.stances.front().actor();
+    response->mutable_actor()->clear_mention();
+  }
+
+  // Marks compare each stance with the actor's previous one on the same topic; the first of a
+  // topic in this page is compared with the stance before it in the whole timeline (before the
+  // page, or before published_after).
+  struct Previous {
+    v1::Position position;
+    std::vector<std::string> kinds;
+  };
+  std::map<std::string, std::optional<Previous>> previous;  // topic -> previous stance
+  for (auto& stance : page.stances) {
+    auto it = previous.find(stance.topic());
+    if (it == previous.end()) {
+      StanceFilter before;
+      before.actor_ids = {stance.actor().id()};
+      before.topic = stance.topic();
+      ListOptions back;
+      back.limit = 20;
+      back.after = StanceCursor{TimestampNanos(stance.published()), stance.id()};
+      StancePage earlier;
+      status = store_->List(before, back, &earlier);
+      if (!status.ok()) return status;
+      std::optional<Previous> prev;
+      for (const auto& e : earlier.stances) {
+        if (e.topic() == stance.topic()) {  // topic words could also match longer keys
+          prev = Previous{e.position(), ConditionKinds(e)};
+          break;
+        }
+      }
+      it = previous.emplace(stance.topic(), prev).first;
+    }
+    auto* entry = response->add_entries();
+    const auto kinds = ConditionKinds(stance);
+    if (it->second) {
+      const Previous& p = *it->second;
+      entry->set_previous_position(p.position);
+      entry->set_position_changed(p.position != stance.position());
+      std::vector<std::string> added, removed;
+      std::set_difference(kinds.begin(), kinds.end(), p.kinds.begin(), p.kinds.end(),
+                          std::back_inserter(added));
+      std::set_difference(p.kinds.begin(), p.kinds.end(), kinds.begin(), kinds.end(),
+                          std::back_inserter(removed));
+      entry->set_conditions_changed(!added.empty() || !removed.empty());
+      for (auto& k : added) entry->add_added_conditions(std::move(k));
+      for (auto& k : removed) entry->add_removed_conditions(std::move(k));
+    }
+    it->second = Previous{stance.position(), kinds};
+    *entry->mutable_stance() = std::move(stance);
+  }
+  if (page.next) response->set_next_page_token(tokens_.Encode(PageState{*page.next}, fingerprint));
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DoListClaims(const v1::ListClaimsRequest& request,
+                                            v1::ListClaimsResponse* response) {
+  int limit = 0;
+  if (auto s = CheckPageSize(request.page_size(), kDefaultPageSize, &limit); !s.ok()) return s;
+  if (request.min_count() < 0) {
+    return Invalid("min_count " + std::to_string(request.min_count()) +
+                   " is negative: use 0 or 1 for every claim, 2 for corroborated ones");
+  }
+  StanceFilter filter;
+  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  const std::string fingerprint = Fingerprint("ListClaims", request);
+  std::optional<PageState> state;
+  if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
+
+  ClaimOptions options;
+  options.limit = limit;
+  options.offset = state ? state->offset : 0;
+  options.min_count = std::max(1, request.min_count());
+  options.count_total = !state || state->total < 0;
+  ClaimPage page;
+  grpc::Status status = store_->ListClaims(filter, options, &page);
+  if (!status.ok()) return status;
+  const int64_t total = page.total ? *page.total : state->total;
+  for (auto& c : page.claims) {
+    auto* out = response->add_claims();
+    FillActor(c.actor, out->mutable_actor());
+    out->set_topic(c.topic);
+    out->set_topic_label(c.latest.topic_label());
+    out->set_position(c.position);
+    for (auto& k : c.condition_kinds) out->add_condition_kinds(std::move(k));
+    out->set_count(Clamp32(c.count));
+    for (auto& o : c.outlets) out->add_outlets(std::move(o));
+    *out->mutable_first_seen() = NanosTimestamp(c.first_seen_nanos);
+    *out->mutable_last_seen() = NanosTimestamp(c.last_seen_nanos);
+    for (auto& id : c.item_ids) out->add_item_ids(std::move(id));
+    *out->mutable_latest() = std::move(c.latest);
+  }
+  response->set_total_size(Clamp32(total));
+  if (page.more) {
+    response->set_next_page_token(tokens_.Encode(
+        PageState{{}, options.offset + static_cast<int64_t>(page.claims.size()), total},
+        fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::MakeWatchMatcher(const v1::WatchStancesRequest& request,
+                                                std::optional<StanceMatcher>* matcher) const {
+  StanceFilter filter;
+  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  matcher->emplace(std::move(filter));
+  return grpc::Status::OK;
+}
+
+namespace {
+
+template <typename Response>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Status status) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
+ public:
+  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerContext* context,
                                                         const v1::ListStancesRequest* request,
                                                         v1::ListStancesResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(DoListStances(*request, response));
-  return reactor;
+  return Answer<v1::ListStancesResponse>(context, DoListStances(*request, response));
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
+                                                       const v1::ListActorsRequest* request,
+                                                       v1::ListActorsResponse* response) {
+  return Answer<v1::ListActorsResponse>(context, DoListActors(*request, response));
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
+                                                           const v1::ListConditionsRequest* request,
+                                                           v1::ListConditionsResponse* response) {
+  return Answer<v1::ListConditionsResponse>(context, DoListConditions(*request, response));
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
+    grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
+    v1::GetActorTimelineResponse* response) {
+  return Answer<v1::GetActorTimelineResponse>(context, DoGetActorTimeline(*request, response));
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
+                                                       const v1::ListClaimsRequest* request,
+                                                       v1::ListClaimsResponse* response) {
+  return Answer<v1::ListClaimsResponse>(context, DoListClaims(*request, response));
+}
+
+grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(
+    grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) {
+  if (!watch_hub_) {
+    return new RefusedWatch(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                         "WatchStances is not enabled on this server"));
+  }
+  std::optional<StanceMatcher> matcher;
+  if (auto s = MakeWatchMatcher(*request, &matcher); !s.ok()) return new RefusedWatch(s);
+  return watch_hub_->Watch(context, std::move(*matcher));
 }
 
 }  // namespace stancewire::query

@@ -5,34 +5,67 @@
 #include "extraction/extractor.h"
 #include "query-service/page_token.h"
 #include "query-service/stance_store.h"
+#include "query-service/watch_hub.h"
 #include "stancewire/v1/query.grpc.pb.h"
 
 namespace stancewire::query {
 
 inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kDefaultAggregatePageSize = 100;  // ListActors, GetActorTimeline
 inline constexpr int kMaxPageSize = 1000;
+inline constexpr size_t kMaxFilterBytes = 1024;
 
 // Answers QueryService calls from the store. Aliases ("Baku", "Azerbaijani") are resolved through
-// the same actor dictionary the extractor uses.
+// the same actor dictionary the extractor uses. Every refusal names the field and the problem.
 class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
+  // `watch_hub` may be null: WatchStances then answers UNIMPLEMENTED.
   QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
-                   std::string page_token_key);
+                   std::string page_token_key, WatchHub* watch_hub = nullptr);
 
   grpc::ServerUnaryReactor* ListStances(grpc::CallbackServerContext* context,
                                         const v1::ListStancesRequest* request,
                                         v1::ListStancesResponse* response) override;
+  grpc::ServerUnaryReactor* ListActors(grpc::CallbackServerContext* context,
+                                       const v1::ListActorsRequest* request,
+                                       v1::ListActorsResponse* response) override;
+  grpc::ServerUnaryReactor* ListConditions(grpc::CallbackServerContext* context,
+                                           const v1::ListConditionsRequest* request,
+                                           v1::ListConditionsResponse* response) override;
+  grpc::ServerUnaryReactor* GetActorTimeline(grpc::CallbackServerContext* context,
+                                             const v1::GetActorTimelineRequest* request,
+                                             v1::GetActorTimelineResponse* response) override;
+  grpc::ServerUnaryReactor* ListClaims(grpc::CallbackServerContext* context,
+                                       const v1::ListClaimsRequest* request,
+                                       v1::ListClaimsResponse* response) override;
+  grpc::ServerWriteReactor<v1::Stance>* WatchStances(
+      grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) override;
 
-  // The work behind ListStances, callable without gRPC (unit tests, benchmarks).
+  // The work behind each call, callable without gRPC (unit tests, benchmarks).
   grpc::Status DoListStances(const v1::ListStancesRequest& request,
                              v1::ListStancesResponse* response);
+  grpc::Status DoListActors(const v1::ListActorsRequest& request, v1::ListActorsResponse* response);
+  grpc::Status DoListConditions(const v1::ListConditionsRequest& request,
+                                v1::ListConditionsResponse* response);
+  grpc::Status DoGetActorTimeline(const v1::GetActorTimelineRequest& request,
+                                  v1::GetActorTimelineResponse* response);
+  grpc::Status DoListClaims(const v1::ListClaimsRequest& request, v1::ListClaimsResponse* response);
+  // Validates a watch request and builds its matcher.
+  grpc::Status MakeWatchMatcher(const v1::WatchStancesRequest& request,
+                                std::optional<StanceMatcher>* matcher) const;
 
  private:
-  StanceFilter MakeFilter(const v1::ListStancesRequest& request) const;
+  template <typename Request>
+  grpc::Status MakeFilter(const Request& request, StanceFilter* filter) const;
+  void ResolveActor(const std::string& actor, StanceFilter* filter) const;
+  void FillActor(const ActorRef& ref, v1::Actor* actor) const;
+  grpc::Status DecodeToken(const std::string& token, const std::string& fingerprint,
+                           std::optional<PageState>* state) const;
 
   StanceStore* store_;
   const extraction::ActorDictionary* actors_;
   PageTokenCodec tokens_;
+  WatchHub* watch_hub_;
 };
 
 }  // namespace stancewire::query

@@ -1,6 +1,13 @@
 #include "query-service/sqlite_stance_store.h"
 
+#include "query-service/postgres_stance_store.h"
+#include "query-service/stance_match.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <sstream>
+#include <variant>
 
 namespace stancewire::query {
 namespace {
@@ -8,6 +15,7 @@ namespace {
 // Each entry moves the schema one version forward; PRAGMA user_version records how far we are.
 // Append only: never edit a migration that has shipped.
 constexpr const char* kMigrations[] = {
+    // 1: the walking skeleton.
     R"sql(
 CREATE TABLE stances (
   id TEXT PRIMARY KEY,
@@ -31,7 +39,124 @@ CREATE TABLE stance_conditions (
 CREATE INDEX stance_conditions_by_stance ON stance_conditions(stance_id);
 CREATE INDEX stance_conditions_by_kind ON stance_conditions(kind, stance_id);
 )sql",
+    // 2: what the query API needs at scale. One row per (stance, condition kind) carrying the
+    // columns the common filters use, so that "by condition" and "by actor and condition" read an
+    // index in order; the topic label (topic words), the sorted condition kinds (claims), actor
+    // names and kinds, and counters kept by triggers (ListActors, ListConditions).
+    // topic_label and the actors' kinds live only in the stance bodies: BackfillFromBodies
+    // fills them in for stances stored before this migration.
+    R"sql(
+ALTER TABLE stances ADD COLUMN topic_label TEXT NOT NULL DEFAULT '';
+ALTER TABLE stances ADD COLUMN condition_kinds TEXT NOT NULL DEFAULT '';
+CREATE INDEX stances_by_topic ON stances(topic, published DESC, id DESC);
+CREATE INDEX stances_by_outlet ON stances(outlet COLLATE NOCASE, published DESC, id DESC);
+CREATE INDEX stances_by_claim ON stances(actor_id, topic, position, condition_kinds, published DESC, id DESC);
+CREATE TABLE stance_kinds (
+  stance_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  published INTEGER NOT NULL,
+  PRIMARY KEY (stance_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX stance_kinds_by_time ON stance_kinds(kind, published DESC, stance_id DESC, position);
+CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published DESC, stance_id DESC, position);
+DROP INDEX stance_conditions_by_kind;
+CREATE TABLE actors (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE topic_labels (
+  topic TEXT NOT NULL,
+  label TEXT NOT NULL,
+  PRIMARY KEY (topic, label)
+) WITHOUT ROWID;
+CREATE TABLE actor_counts (
+  actor_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (actor_id, topic, position)
+) WITHOUT ROWID;
+CREATE INDEX actor_counts_by_topic ON actor_counts(topic);
+CREATE TABLE condition_counts (
+  kind TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (kind, actor_id, topic, position)
+) WITHOUT ROWID;
+-- Stances per (condition kind, position); kind '' counts every stance.
+CREATE TABLE totals (
+  kind TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (kind, position)
+) WITHOUT ROWID;
+
+INSERT OR IGNORE INTO stance_kinds(stance_id, kind, actor_id, topic, position, published)
+  SELECT c.stance_id, c.kind, s.actor_id, s.topic, s.position, s.published
+  FROM stance_conditions c JOIN stances s ON s.id = c.stance_id;
+UPDATE stances SET condition_kinds = COALESCE((SELECT group_concat(kind, ',') FROM
+  (SELECT kind FROM stance_kinds k WHERE k.stance_id = stances.id ORDER BY kind)), '');
+INSERT INTO actor_counts(actor_id, topic, position, n)
+  SELECT actor_id, topic, position, COUNT(*) FROM stances GROUP BY actor_id, topic, position;
+INSERT INTO condition_counts(kind, actor_id, topic, position, n)
+  SELECT kind, actor_id, topic, position, COUNT(*) FROM stance_kinds
+  GROUP BY kind, actor_id, topic, position;
+INSERT INTO totals(kind, position, n) SELECT '', position, COUNT(*) FROM stances GROUP BY position;
+INSERT INTO totals(kind, position, n)
+  SELECT kind, position, COUNT(*) FROM stance_kinds GROUP BY kind, position;
+INSERT OR IGNORE INTO topic_labels(topic, label) SELECT DISTINCT topic, '' FROM stances;
+INSERT OR IGNORE INTO actors(id, name, kind) SELECT actor_id, actor_name, '' FROM stances;
+
+CREATE TRIGGER stances_count_insert AFTER INSERT ON stances BEGIN
+  INSERT INTO actor_counts(actor_id, topic, position, n) VALUES (NEW.actor_id, NEW.topic, NEW.position, 1)
+    ON CONFLICT(actor_id, topic, position) DO UPDATE SET n = n + 1;
+  INSERT INTO totals(kind, position, n) VALUES ('', NEW.position, 1)
+    ON CONFLICT(kind, position) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER stances_count_delete AFTER DELETE ON stances BEGIN
+  UPDATE actor_counts SET n = n - 1
+    WHERE actor_id = OLD.actor_id AND topic = OLD.topic AND position = OLD.position;
+  DELETE FROM actor_counts
+    WHERE actor_id = OLD.actor_id AND topic = OLD.topic AND position = OLD.position AND n <= 0;
+  UPDATE totals SET n = n - 1 WHERE kind = '' AND position = OLD.position;
+END;
+CREATE TRIGGER stances_count_update AFTER UPDATE OF actor_id, topic, position ON stances
+WHEN OLD.actor_id IS NOT NEW.actor_id OR OLD.topic IS NOT NEW.topic OR OLD.position IS NOT NEW.position
+BEGIN
+  UPDATE actor_counts SET n = n - 1
+    WHERE actor_id = OLD.actor_id AND topic = OLD.topic AND position = OLD.position;
+  DELETE FROM actor_counts
+    WHERE actor_id = OLD.actor_id AND topic = OLD.topic AND position = OLD.position AND n <= 0;
+  INSERT INTO actor_counts(actor_id, topic, position, n) VALUES (NEW.actor_id, NEW.topic, NEW.position, 1)
+    ON CONFLICT(actor_id, topic, position) DO UPDATE SET n = n + 1;
+  UPDATE totals SET n = n - 1 WHERE kind = '' AND position = OLD.position;
+  INSERT INTO totals(kind, position, n) VALUES ('', NEW.position, 1)
+    ON CONFLICT(kind, position) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER stance_kinds_count_insert AFTER INSERT ON stance_kinds BEGIN
+  INSERT INTO condition_counts(kind, actor_id, topic, position, n)
+    VALUES (NEW.kind, NEW.actor_id, NEW.topic, NEW.position, 1)
+    ON CONFLICT(kind, actor_id, topic, position) DO UPDATE SET n = n + 1;
+  INSERT INTO totals(kind, position, n) VALUES (NEW.kind, NEW.position, 1)
+    ON CONFLICT(kind, position) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER stance_kinds_count_delete AFTER DELETE ON stance_kinds BEGIN
+  UPDATE condition_counts SET n = n - 1 WHERE kind = OLD.kind AND actor_id = OLD.actor_id
+    AND topic = OLD.topic AND position = OLD.position;
+  DELETE FROM condition_counts WHERE kind = OLD.kind AND actor_id = OLD.actor_id
+    AND topic = OLD.topic AND position = OLD.position AND n <= 0;
+  UPDATE totals SET n = n - 1 WHERE kind = OLD.kind AND position = OLD.position;
+END;
+)sql",
 };
+// The migration after which BackfillFromBodies runs (1-based: the version it produces).
+constexpr int64_t kBackfillAfterVersion = 2;
 
 grpc::Status Internal(const std::string& what, const std::string& detail) {
   return grpc::Status(grpc::StatusCode::INTERNAL, "store: " + what + ": " + detail);
@@ -55,15 +180,282 @@ std::vector<std::string> Words(const std::string& text) {
   return words;
 }
 
-std::string Upper(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c == ' ' || c == '-') c = '_';
+std::string JoinKinds(const std::vector<std::string>& kinds) {
+  std::string out;
+  for (const auto& k : kinds) {
+    if (!out.empty()) out += ',';
+    out += k;
   }
-  return s;
+  return out;
+}
+
+std::vector<std::string> SplitKinds(std::string_view joined) {
+  std::vector<std::string> out;
+  while (!joined.empty()) {
+    size_t comma = joined.find(',');
+    out.emplace_back(joined.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    joined.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// SQL text with numbered parameters, bound after prepare.
+struct Sql {
+  std::string text;
+  std::vector<std::variant<std::string, int64_t>> params;
+
+  std::string P(std::string v) {
+    params.emplace_back(std::move(v));
+    return "?" + std::to_string(params.size());
+  }
+  std::string P(int64_t v) {
+    params.emplace_back(v);
+    return "?" + std::to_string(params.size());
+  }
+  void BindAll(SqliteStatement* stmt) const {
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (const auto* s = std::get_if<std::string>(&params[i])) {
+        stmt->Bind(static_cast<int>(i + 1), *s);
+      } else {
+        stmt->Bind(static_cast<int>(i + 1), std::get<int64_t>(params[i]));
+      }
+    }
+  }
+};
+
+bool ParseStance(std::string_view body, v1::Stance* stance) {
+  return stance->ParseFromArray(body.data(), static_cast<int>(body.size()));
 }
 
 }  // namespace
+
+struct SqliteStanceStore::Reader {
+  SqliteDb db;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements;
+
+  // A prepared statement for `sql`, reset and ready to bind; nullptr with the reason in *error.
+  SqliteStatement* Statement(const std::string& sql, std::string* error) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) {
+      it->second->Reset();
+      return it->second.get();
+    }
+    // Filters make many shapes of SQL; keep the cache bounded.
+    if (statements.size() >= 512) statements.clear();
+    auto stmt = std::make_unique<SqliteStatement>(db.Prepare(sql));
+    if (!stmt->ok()) {
+      *error = stmt->error();
+      return nullptr;
+    }
+    return statements.emplace(sql, std::move(stmt)).first->second.get();
+  }
+};
+
+namespace {
+
+// Runs `stmt` (already bound) to the end, calling on_row for each row; on_row returns false to
+// stop early. Resets the statement afterwards. Returns an INTERNAL status on SQLite errors.
+template <typename F>
+grpc::Status ForEachRow(SqliteStatement* stmt, const std::string& what, F on_row) {
+  int rc;
+  grpc::Status status = grpc::Status::OK;
+  while ((rc = stmt->Step()) == SQLITE_ROW) {
+    status = on_row();
+    if (!status.ok()) break;
+  }
+  if (status.ok() && rc != SQLITE_ROW && rc != SQLITE_DONE) status = Internal(what, stmt->error());
+  stmt->Reset();
+  return status;
+}
+
+// Stop marker for ForEachRow: an OK status with a special message is awkward; use CANCELLED
+// internally and translate.
+const grpc::Status kStop(grpc::StatusCode::CANCELLED, "stop");
+bool IsStop(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::CANCELLED && s.error_message() == "stop";
+}
+
+// The FROM and WHERE clauses for a filter, choosing which index drives the query.
+struct FilterSql {
+  std::string from;
+  std::string where = "1=1";
+  std::string published;  // the column to order and page by
+  std::string id;
+  bool none = false;      // nothing can match (the topic words name no stored topic)
+  std::string count_from;  // the FROM a COUNT(*) needs (no join when stances' columns are unused)
+  // COUNT from the trigger-kept counters when the filter's shape allows (no outlet, time or
+  // condition words): a few rows read instead of every matching stance.
+  std::optional<Sql> counter;
+};
+
+}  // namespace
+
+// Resolves topic words to the stored topic keys they can match (a small table), so that the
+// main query can use the topic index; each row is still checked against its own label.
+static grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const std::string& topic,
+                              std::vector<std::string>* keys) {
+  Sql sql;
+  sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic) +
+             " COLLATE NOCASE";
+  auto words = Words(topic);
+  if (!words.empty()) {
+    sql.text += " OR (1=1";
+    for (const auto& w : words) {
+      sql.text += " AND (topic || ' ' || label) LIKE " + sql.P(LikePattern(w)) + " ESCAPE '\\'";
+    }
+    sql.text += ")";
+  }
+  sql.text += " ORDER BY topic";
+  std::string error;
+  auto* stmt = reader->Statement(sql.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  sql.BindAll(stmt);
+  keys->clear();
+  return ForEachRow(stmt, "topics", [&] {
+    keys->emplace_back(stmt->ColumnText(0));
+    return grpc::Status::OK;
+  });
+}
+
+static std::string InList(Sql* sql, const std::vector<std::string>& values) {
+  std::string out = "(";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + sql->P(values[i]);
+  return out + ")";
+}
+
+// Builds FROM/WHERE for `filter`. Index choice is made here, deterministically, instead of
+// leaving it to the planner (which has no statistics on a fresh database): a condition kind
+// drives through stance_kinds (with the actor when there is one), else the actor, else the
+// outlet, else the topic, else time. Terms that must not drive are written as +column, which
+// SQLite never uses for an index.
+static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& filter,
+                                Sql* sql, FilterSql* out) {
+  std::vector<std::string> topic_keys;
+  if (!filter.topic.empty()) {
+    grpc::Status status = TopicKeys(reader, filter.topic, &topic_keys);
+    if (!status.ok()) return status;
+    if (topic_keys.empty()) {
+      out->none = true;
+      return grpc::Status::OK;
+    }
+  }
+  ConditionQuery condition;
+  if (!filter.condition.empty()) condition = ParseConditionQuery(filter.condition);
+  const bool by_kind = !filter.condition.empty() && condition.by_kind;
+  const bool has_actor_ids = !filter.actor_ids.empty();
+
+  std::string& w = out->where;
+  auto eq_or_in = [&](const std::string& column, const std::vector<std::string>& values) {
+    if (values.size() == 1) return column + " = " + sql->P(values[0]);
+    return column + " IN " + InList(sql, values);
+  };
+
+  if (by_kind) {
+    out->from = "stance_kinds k JOIN stances s ON s.id = k.stance_id";
+    out->published = "k.published";
+    out->id = "k.stance_id";
+    w += " AND k.kind = " + sql->P(condition.kind);
+    if (has_actor_ids) w += " AND " + eq_or_in("k.actor_id", filter.actor_ids);
+    if (filter.position != v1::POSITION_UNSPECIFIED) {
+      w += " AND k.position = " + sql->P(static_cast<int64_t>(filter.position));
+    }
+    if (!topic_keys.empty()) w += " AND " + eq_or_in("+k.topic", topic_keys);
+  } else {
+    out->from = "stances s";
+    out->published = "s.published";
+    out->id = "s.id";
+    const bool drive_actor = has_actor_ids;
+    const bool drive_outlet = !drive_actor && !filter.outlet.empty();
+    const bool drive_topic = !drive_actor && !drive_outlet && !topic_keys.empty();
+    if (has_actor_ids) w += " AND " + eq_or_in("s.actor_id", filter.actor_ids);
+    if (filter.position != v1::POSITION_UNSPECIFIED) {
+      w += " AND +s.position = " + sql->P(static_cast<int64_t>(filter.position));
+    }
+    if (!topic_keys.empty()) {
+      w += " AND " + eq_or_in(drive_topic ? "s.topic" : "+s.topic", topic_keys);
+    }
+    if (!filter.outlet.empty()) {
+      w += std::string(" AND ") + (drive_outlet ? "s.outlet" : "+s.outlet") + " = " +
+           sql->P(filter.outlet) + " COLLATE NOCASE";
+    }
+    if (!filter.condition.empty()) {
+      // Words: a condition whose text holds every word, or whose kind is their upper-snake form.
+      w += " AND (EXISTS (SELECT 1 FROM stance_kinds kk WHERE kk.stance_id = s.id AND kk.kind = " +
+           sql->P(condition.kind) + ")";
+      if (!condition.words.empty()) {
+        w += " OR EXISTS (SELECT 1 FROM stance_conditions c WHERE c.stance_id = s.id";
+        for (const auto& word : condition.words) {
+          w += " AND c.text LIKE " + sql->P(LikePattern(word)) + " ESCAPE '\\'";
+        }
+        w += ")";
+      }
+      w += ")";
+    }
+  }
+  if (by_kind && !filter.outlet.empty()) {
+    w += " AND +s.outlet = " + sql->P(filter.outlet) + " COLLATE NOCASE";
+  }
+  if (!filter.actor_text.empty() && !has_actor_ids) {
+    std::string p = sql->P(filter.actor_text);
+    w += " AND (s.actor_id = " + p + " COLLATE NOCASE OR s.actor_name = " + p +
+         " COLLATE NOCASE OR s.actor_mention = " + p + " COLLATE NOCASE)";
+  }
+  // The topic names exactly one stored key: the key test above is the whole test.
+  const bool exact_topic = topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic);
+  bool uses_s = !by_kind || !filter.outlet.empty() || (!filter.actor_text.empty() && !has_actor_ids);
+  if (!filter.topic.empty() && !exact_topic) {
+    uses_s = true;
+    // Each stance against its own key and label (the keys above were candidates).
+    w += " AND (s.topic = " + sql->P(filter.topic) + " COLLATE NOCASE";
+    auto words = Words(filter.topic);
+    if (!words.empty()) {
+      w += " OR (1=1";
+      for (const auto& word : words) {
+        w += " AND (s.topic || ' ' || s.topic_label) LIKE " + sql->P(LikePattern(word)) +
+             " ESCAPE '\\'";
+      }
+      w += ")";
+    }
+    w += ")";
+  }
+  if (filter.published_after_nanos) {
+    w += " AND " + out->published + " >= " + sql->P(*filter.published_after_nanos);
+  }
+  if (filter.published_before_nanos) {
+    w += " AND " + out->published + " < " + sql->P(*filter.published_before_nanos);
+  }
+  out->count_from = uses_s ? out->from : "stance_kinds k";
+
+  const bool countable = filter.outlet.empty() && !filter.published_after_nanos &&
+                         !filter.published_before_nanos &&
+                         (has_actor_ids || filter.actor_text.empty()) &&
+                         (filter.condition.empty() || by_kind) &&
+                         (filter.topic.empty() || exact_topic);
+  if (countable) {
+    Sql c;
+    std::string where;
+    auto in = [&](const std::string& column, const std::vector<std::string>& values) {
+      return values.size() == 1 ? column + " = " + c.P(values[0]) : column + " IN " + InList(&c, values);
+    };
+    const bool by_position = filter.position != v1::POSITION_UNSPECIFIED;
+    if (!has_actor_ids && topic_keys.empty()) {
+      c.text = "SELECT COALESCE(SUM(n), 0) FROM totals WHERE kind = " +
+               c.P(by_kind ? condition.kind : std::string());
+    } else if (by_kind) {
+      c.text = "SELECT COALESCE(SUM(n), 0) FROM condition_counts WHERE kind = " + c.P(condition.kind);
+      if (has_actor_ids) c.text += " AND " + in("actor_id", filter.actor_ids);
+      if (!topic_keys.empty()) c.text += " AND " + in("topic", topic_keys);
+    } else {
+      c.text = "SELECT COALESCE(SUM(n), 0) FROM actor_counts WHERE 1=1";
+      if (has_actor_ids) c.text += " AND " + in("actor_id", filter.actor_ids);
+      if (!topic_keys.empty()) c.text += " AND " + in("topic", topic_keys);
+    }
+    if (by_position) c.text += " AND position = " + c.P(static_cast<int64_t>(filter.position));
+    out->counter = std::move(c);
+  }
+  return grpc::Status::OK;
+}
 
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000000000LL + ts.nanos();
@@ -76,7 +468,9 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged
   // batch survive a power cut, not only a crash.
-  if (!store->writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error)) {
+  // A 64 MiB page cache keeps the indexes' upper levels in memory while large batches land.
+  if (!store->writer_.Exec(
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;", error)) {
     *error = path + ": " + *error;
     return nullptr;
   }
@@ -87,20 +481,29 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
   return store;
 }
 
+SqliteStanceStore::SqliteStanceStore(std::string path) : path_(std::move(path)) {}
+SqliteStanceStore::~SqliteStanceStore() = default;
+
 bool SqliteStanceStore::Migrate(std::string* error) {
   // BEGIN IMMEDIATE takes the write lock first, so two processes starting together migrate once.
   if (!writer_.Exec("BEGIN IMMEDIATE", error)) return false;
-  auto version_stmt = writer_.Prepare("PRAGMA user_version");
-  int64_t version = version_stmt.Step() == SQLITE_ROW ? version_stmt.ColumnInt(0) : 0;
+  int64_t version = 0;
+  {
+    auto version_stmt = writer_.Prepare("PRAGMA user_version");
+    version = version_stmt.Step() == SQLITE_ROW ? version_stmt.ColumnInt(0) : 0;
+  }
   const int64_t target = static_cast<int64_t>(std::size(kMigrations));
   if (version > target) {
-    writer_.Exec("ROLLBACK", error);
+    std::string ignored;
+    writer_.Exec("ROLLBACK", &ignored);
     *error = "schema version " + std::to_string(version) + " is newer than this build knows (" +
              std::to_string(target) + ")";
     return false;
   }
   for (; version < target; ++version) {
-    if (!writer_.Exec(kMigrations[version], error)) {
+    bool ok = writer_.Exec(kMigrations[version], error);
+    if (ok && version + 1 == kBackfillAfterVersion) ok = BackfillFromBodies(error);
+    if (!ok) {
       std::string ignored;
       writer_.Exec("ROLLBACK", &ignored);
       *error = "migration " + std::to_string(version + 1) + " failed: " + *error;
@@ -110,29 +513,85 @@ bool SqliteStanceStore::Migrate(std::string* error) {
   return writer_.Exec("PRAGMA user_version=" + std::to_string(target) + "; COMMIT", error);
 }
 
-grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances) {
+bool SqliteStanceStore::BackfillFromBodies(std::string* error) {
+  auto select = writer_.Prepare("SELECT id, body FROM stances");
+  auto label = writer_.Prepare("UPDATE stances SET topic_label = ?2 WHERE id = ?1");
+  auto topic = writer_.Prepare("INSERT OR IGNORE INTO topic_labels(topic, label) VALUES (?1, ?2)");
+  auto actor = writer_.Prepare("UPDATE actors SET kind = ?2 WHERE id = ?1");
+  for (auto* stmt : {&select, &label, &topic, &actor}) {
+    if (!stmt->ok()) {
+      *error = stmt->error();
+      return false;
+    }
+  }
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    v1::Stance s;
+    if (!ParseStance(select.ColumnBlob(1), &s)) {
+      *error = "stance " + std::string(select.ColumnText(0)) + " is corrupt";
+      return false;
+    }
+    label.Bind(1, s.id());
+    label.Bind(2, s.topic_label());
+    topic.Bind(1, s.topic());
+    topic.Bind(2, s.topic_label());
+    actor.Bind(1, s.actor().id());
+    actor.Bind(2, s.actor().kind());
+    if (!label.Run() || !topic.Run() || !actor.Run()) {
+      *error = writer_.last_error();
+      return false;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    *error = select.error();
+    return false;
+  }
+  return true;
+}
+
+grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
+                                       UpsertResult* result) {
   std::lock_guard lock(write_mu_);
+  if (result) result->changed.clear();
   std::string error;
   if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Internal("begin", error);
+  // The WHERE makes a redelivered, identical stance a no-op (no rows changed): its conditions,
+  // counters and watchers are left alone.
   auto upsert = writer_.Prepare(
       "INSERT INTO stances(id, item_id, actor_id, actor_name, actor_mention, topic, position, "
-      "outlet, published, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "outlet, published, body, topic_label, condition_kinds) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
       "ON CONFLICT(id) DO UPDATE SET item_id=excluded.item_id, actor_id=excluded.actor_id, "
       "actor_name=excluded.actor_name, actor_mention=excluded.actor_mention, "
       "topic=excluded.topic, position=excluded.position, outlet=excluded.outlet, "
-      "published=excluded.published, body=excluded.body");
+      "published=excluded.published, body=excluded.body, topic_label=excluded.topic_label, "
+      "condition_kinds=excluded.condition_kinds WHERE stances.body IS NOT excluded.body");
   auto clear_conditions = writer_.Prepare("DELETE FROM stance_conditions WHERE stance_id = ?1");
   auto add_condition =
       writer_.Prepare("INSERT INTO stance_conditions(stance_id, kind, text) VALUES (?1, ?2, ?3)");
-  for (auto* stmt : {&upsert, &clear_conditions, &add_condition}) {
+  auto clear_kinds = writer_.Prepare("DELETE FROM stance_kinds WHERE stance_id = ?1");
+  auto add_kind = writer_.Prepare(
+      "INSERT INTO stance_kinds(stance_id, kind, actor_id, topic, position, published) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  auto add_label =
+      writer_.Prepare("INSERT OR IGNORE INTO topic_labels(topic, label) VALUES (?1, ?2)");
+  auto add_actor = writer_.Prepare(
+      "INSERT INTO actors(id, name, kind) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+      "name = excluded.name, kind = excluded.kind "
+      "WHERE name IS NOT excluded.name OR kind IS NOT excluded.kind");
+  for (auto* stmt : {&upsert, &clear_conditions, &add_condition, &clear_kinds, &add_kind,
+                     &add_label, &add_actor}) {
     if (!stmt->ok()) {
       writer_.Exec("ROLLBACK", &error);
       return Internal("prepare", stmt->error());
     }
   }
   std::string body;
-  for (const auto& s : stances) {
+  for (size_t i = 0; i < stances.size(); ++i) {
+    const auto& s = stances[i];
     s.SerializeToString(&body);
+    const int64_t published = TimestampNanos(s.published());
+    const auto kinds = ConditionKinds(s);
     upsert.Bind(1, s.id());
     upsert.Bind(2, s.item_id());
     upsert.Bind(3, s.actor().id());
@@ -141,147 +600,434 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances) {
     upsert.Bind(6, s.topic());
     upsert.Bind(7, static_cast<int64_t>(s.position()));
     upsert.Bind(8, s.outlet());
-    upsert.Bind(9, TimestampNanos(s.published()));
+    upsert.Bind(9, published);
     upsert.BindBlob(10, body);
+    upsert.Bind(11, s.topic_label());
+    upsert.Bind(12, JoinKinds(kinds));
     bool ok = upsert.Run();
-    clear_conditions.Bind(1, s.id());
-    ok = ok && clear_conditions.Run();
-    for (const auto& c : s.conditions()) {
-      if (!ok) break;
-      add_condition.Bind(1, s.id());
-      add_condition.Bind(2, c.kind());
-      add_condition.Bind(3, c.text());
-      ok = add_condition.Run();
+    const bool changed = ok && sqlite3_changes(writer_.handle()) > 0;
+    if (changed) {
+      clear_conditions.Bind(1, s.id());
+      ok = clear_conditions.Run();
+      for (const auto& c : s.conditions()) {
+        if (!ok) break;
+        add_condition.Bind(1, s.id());
+        add_condition.Bind(2, c.kind());
+        add_condition.Bind(3, c.text());
+        ok = add_condition.Run();
+      }
+      clear_kinds.Bind(1, s.id());
+      ok = ok && clear_kinds.Run();
+      for (const auto& kind : kinds) {
+        if (!ok) break;
+        add_kind.Bind(1, s.id());
+        add_kind.Bind(2, kind);
+        add_kind.Bind(3, s.actor().id());
+        add_kind.Bind(4, s.topic());
+        add_kind.Bind(5, static_cast<int64_t>(s.position()));
+        add_kind.Bind(6, published);
+        ok = add_kind.Run();
+      }
+      for (const std::string& label : {std::string(), s.topic_label()}) {
+        if (!ok) break;
+        add_label.Bind(1, s.topic());
+        add_label.Bind(2, label);
+        ok = add_label.Run();
+      }
+      if (ok) {
+        add_actor.Bind(1, s.actor().id());
+        add_actor.Bind(2, s.actor().name());
+        add_actor.Bind(3, s.actor().kind());
+        ok = add_actor.Run();
+      }
+      if (ok && result) result->changed.push_back(i);
     }
     if (!ok) {
       std::string detail = writer_.last_error();
       writer_.Exec("ROLLBACK", &error);
+      if (result) result->changed.clear();
       return Internal("upsert " + s.id(), detail);
     }
   }
   if (!writer_.Exec("COMMIT", &error)) {
     std::string ignored;
     writer_.Exec("ROLLBACK", &ignored);
+    if (result) result->changed.clear();
     return Internal("commit", error);
   }
   return grpc::Status::OK;
 }
 
-std::unique_ptr<SqliteDb> SqliteStanceStore::AcquireReader(std::string* error) {
+std::unique_ptr<SqliteStanceStore::Reader> SqliteStanceStore::AcquireReader(std::string* error) {
   {
     std::lock_guard lock(readers_mu_);
     if (!readers_.empty()) {
-      auto db = std::move(readers_.back());
+      auto reader = std::move(readers_.back());
       readers_.pop_back();
-      return db;
+      return reader;
     }
   }
-  auto db = std::make_unique<SqliteDb>();
-  if (!db->Open(path_, /*read_only=*/true, error)) return nullptr;
-  return db;
+  auto reader = std::make_unique<Reader>();
+  if (!reader->db.Open(path_, /*read_only=*/true, error)) return nullptr;
+  // Reads go through the OS page cache shared by all connections, not a copy per connection.
+  std::string ignored;
+  reader->db.Exec("PRAGMA mmap_size=1073741824", &ignored);
+  return reader;
 }
 
-void SqliteStanceStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
+void SqliteStanceStore::ReleaseReader(std::unique_ptr<Reader> reader) {
   std::lock_guard lock(readers_mu_);
-  readers_.push_back(std::move(db));
+  readers_.push_back(std::move(reader));
 }
 
-grpc::Status SqliteStanceStore::List(const StanceFilter& filter, int limit,
-                                     const std::optional<StanceCursor>& after, StancePage* page) {
-  std::string sql = "SELECT s.body, s.published, s.id FROM stances s WHERE 1=1";
-  // Placeholders are numbered as they are appended; bound by number after prepare.
-  std::vector<std::pair<int, std::string>> texts;
-  std::vector<std::pair<int, int64_t>> ints;
-  int index = 0;
-  auto text_param = [&](const std::string& v) {
-    texts.emplace_back(++index, v);
-    return "?" + std::to_string(index);
-  };
-  auto int_param = [&](int64_t v) {
-    ints.emplace_back(++index, v);
-    return "?" + std::to_string(index);
-  };
+// Borrowing a reader with automatic return.
+class ScopedReader {
+ public:
+  ScopedReader(std::function<void(std::unique_ptr<SqliteStanceStore::Reader>)> release,
+               std::unique_ptr<SqliteStanceStore::Reader> reader)
+      : release_(std::move(release)), reader_(std::move(reader)) {}
+  ~ScopedReader() {
+    if (reader_) release_(std::move(reader_));
+  }
+  SqliteStanceStore::Reader* get() { return reader_.get(); }
 
-  if (!filter.actor_ids.empty()) {
-    sql += " AND s.actor_id IN (";
-    for (size_t i = 0; i < filter.actor_ids.size(); ++i) {
-      sql += (i ? ", " : "") + text_param(filter.actor_ids[i]);
-    }
-    sql += ")";
-  } else if (!filter.actor_text.empty()) {
-    std::string p = text_param(filter.actor_text);
-    sql += " AND (s.actor_id = " + p + " COLLATE NOCASE OR s.actor_name = " + p +
-           " COLLATE NOCASE OR s.actor_mention = " + p + " COLLATE NOCASE)";
-  }
-  if (!filter.condition.empty()) {
-    sql += " AND EXISTS (SELECT 1 FROM stance_conditions c WHERE c.stance_id = s.id AND (c.kind = " +
-           text_param(Upper(filter.condition));
-    auto words = Words(filter.condition);
-    if (!words.empty()) {
-      sql += " OR (1=1";
-      for (const auto& w : words) sql += " AND c.text LIKE " + text_param(LikePattern(w)) + " ESCAPE '\\'";
-      sql += ")";
-    }
-    sql += "))";
-  }
-  if (after) {
-    std::string p = int_param(after->published_nanos);
-    sql += " AND (s.published < " + p + " OR (s.published = " + p +
-           " AND s.id < " + text_param(after->id) + "))";
-  }
-  sql += " ORDER BY s.published DESC, s.id DESC LIMIT " + int_param(limit + 1);
+ private:
+  std::function<void(std::unique_ptr<SqliteStanceStore::Reader>)> release_;
+  std::unique_ptr<SqliteStanceStore::Reader> reader_;
+};
 
+#define SW_BORROW_READER(name)                                                         \
+  std::string name##_error;                                                            \
+  auto name##_owned = AcquireReader(&name##_error);                                    \
+  if (!name##_owned) return Internal("open reader", name##_error);                     \
+  ScopedReader name##_scope([this](auto r) { ReleaseReader(std::move(r)); },           \
+                            std::move(name##_owned));                                  \
+  Reader* name = name##_scope.get()
+
+static void BuildListSql(const FilterSql& f, const ListOptions& options, Sql* sql) {
+  const char* dir = options.oldest_first ? "ASC" : "DESC";
+  const char* cmp = options.oldest_first ? ">" : "<";
+  std::string where = f.where;
+  if (options.after) {
+    std::string p = sql->P(options.after->published_nanos);
+    where += " AND (" + f.published + " " + cmp + " " + p + " OR (" + f.published + " = " + p +
+             " AND " + f.id + " " + cmp + " " + sql->P(options.after->id) + "))";
+  }
+  sql->text = "SELECT s.body, s.published, s.id FROM " + f.from + " WHERE " + where +
+              " ORDER BY " + f.published + " " + dir + ", " + f.id + " " + dir + " LIMIT " +
+              sql->P(static_cast<int64_t>(options.limit) + 1);
+}
+
+grpc::Status SqliteStanceStore::List(const StanceFilter& filter, const ListOptions& options,
+                                     StancePage* page) {
+  page->stances.clear();
+  page->next.reset();
+  page->total.reset();
+  SW_BORROW_READER(reader);
+  Sql sql;
+  FilterSql f;
+  grpc::Status status = BuildFilter(reader, filter, &sql, &f);
+  if (!status.ok()) return status;
+  if (f.none) {
+    if (options.count_total) page->total = 0;
+    return grpc::Status::OK;
+  }
+  // The count and the page come from one snapshot.
   std::string error;
-  auto db = AcquireReader(&error);
-  if (!db) return Internal("open reader", error);
-  grpc::Status status = grpc::Status::OK;
-  {
-    auto stmt = db->Prepare(sql);
-    if (!stmt.ok()) {
-      status = Internal("prepare", stmt.error());
-    } else {
-      for (auto& [i, v] : texts) stmt.Bind(i, v);
-      for (auto& [i, v] : ints) stmt.Bind(i, v);
-      page->stances.clear();
-      page->next.reset();
-      int rc;
-      while ((rc = stmt.Step()) == SQLITE_ROW) {
-        if (static_cast<int>(page->stances.size()) == limit) {
-          // One row beyond the page: there is more, and the cursor is the last row returned.
-          const auto& last = page->stances.back();
-          page->next = StanceCursor{TimestampNanos(last.published()), last.id()};
-          break;
-        }
-        v1::Stance stance;
-        auto body = stmt.ColumnBlob(0);
-        if (!stance.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-          status = Internal("decode", "stance " + std::string(stmt.ColumnText(2)) + " is corrupt");
-          break;
-        }
-        page->stances.push_back(std::move(stance));
-      }
-      if (status.ok() && rc != SQLITE_ROW && rc != SQLITE_DONE) status = Internal("query", stmt.error());
+  if (options.count_total && !reader->db.Exec("BEGIN", &error)) return Internal("begin", error);
+  struct EndRead {
+    Reader* reader;
+    bool active;
+    ~EndRead() {
+      std::string ignored;
+      if (active) reader->db.Exec("COMMIT", &ignored);
     }
+  } end_read{reader, options.count_total};
+  if (options.count_total) {
+    Sql count = sql;
+    if (f.counter) {
+      count = *f.counter;
+    } else {
+      count.text = "SELECT COUNT(*) FROM " + f.count_from + " WHERE " + f.where;
+    }
+    auto* stmt = reader->Statement(count.text, &error);
+    if (!stmt) return Internal("prepare", error);
+    count.BindAll(stmt);
+    status = ForEachRow(stmt, "count", [&] {
+      page->total = stmt->ColumnInt(0);
+      return grpc::Status::OK;
+    });
+    if (!status.ok()) return status;
   }
-  ReleaseReader(std::move(db));
-  return status;
+  BuildListSql(f, options, &sql);
+  auto* stmt = reader->Statement(sql.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  sql.BindAll(stmt);
+  status = ForEachRow(stmt, "query", [&]() -> grpc::Status {
+    if (static_cast<int>(page->stances.size()) == options.limit) {
+      // One row beyond the page: there is more, and the cursor is the last row returned.
+      const auto& last = page->stances.back();
+      page->next = StanceCursor{TimestampNanos(last.published()), last.id()};
+      return kStop;
+    }
+    v1::Stance stance;
+    if (!ParseStance(stmt->ColumnBlob(0), &stance)) {
+      return Internal("decode", "stance " + std::string(stmt->ColumnText(2)) + " is corrupt");
+    }
+    page->stances.push_back(std::move(stance));
+    return grpc::Status::OK;
+  });
+  return IsStop(status) ? grpc::Status::OK : status;
+}
+
+std::string SqliteStanceStore::ExplainList(const StanceFilter& filter, const ListOptions& options) {
+  std::string error;
+  auto reader = AcquireReader(&error);
+  if (!reader) return error;
+  Sql sql;
+  FilterSql f;
+  std::string plan;
+  if (BuildFilter(reader.get(), filter, &sql, &f).ok() && !f.none) {
+    BuildListSql(f, options, &sql);
+    auto stmt = reader->db.Prepare("EXPLAIN QUERY PLAN " + sql.text);
+    sql.BindAll(&stmt);
+    while (stmt.Step() == SQLITE_ROW) plan += std::string(stmt.ColumnText(3)) + "\n";
+  }
+  ReleaseReader(std::move(reader));
+  return plan;
+}
+
+bool SqliteStanceStore::Analyze(std::string* error) {
+  std::lock_guard lock(write_mu_);
+  return writer_.Exec("ANALYZE", error);
 }
 
 grpc::Status SqliteStanceStore::Count(int64_t* count) {
+  SW_BORROW_READER(reader);
   std::string error;
-  auto db = AcquireReader(&error);
-  if (!db) return Internal("open reader", error);
-  grpc::Status status = grpc::Status::OK;
-  {
-    auto stmt = db->Prepare("SELECT COUNT(*) FROM stances");
-    if (stmt.ok() && stmt.Step() == SQLITE_ROW) {
-      *count = stmt.ColumnInt(0);
-    } else {
-      status = Internal("count", stmt.error());
-    }
+  auto* stmt = reader->Statement("SELECT COUNT(*) FROM stances", &error);
+  if (!stmt) return Internal("prepare", error);
+  return ForEachRow(stmt, "count", [&] {
+    *count = stmt->ColumnInt(0);
+    return grpc::Status::OK;
+  });
+}
+
+static grpc::Status LoadActors(SqliteStanceStore::Reader* reader,
+                               std::map<std::string, ActorRef>* actors) {
+  std::string error;
+  auto* stmt = reader->Statement("SELECT id, name, kind FROM actors", &error);
+  if (!stmt) return Internal("prepare", error);
+  return ForEachRow(stmt, "actors", [&] {
+    ActorRef a{std::string(stmt->ColumnText(0)), std::string(stmt->ColumnText(1)),
+               std::string(stmt->ColumnText(2))};
+    (*actors)[a.id] = a;
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SqliteStanceStore::ListActors(const std::string& topic,
+                                           std::vector<ActorStats>* actors) {
+  actors->clear();
+  SW_BORROW_READER(reader);
+  std::vector<std::string> keys;
+  if (!topic.empty()) {
+    grpc::Status status = TopicKeys(reader, topic, &keys);
+    if (!status.ok() || keys.empty()) return status;
   }
-  ReleaseReader(std::move(db));
-  return status;
+  std::map<std::string, ActorRef> names;
+  grpc::Status status = LoadActors(reader, &names);
+  if (!status.ok()) return status;
+
+  Sql sql;
+  sql.text = "SELECT actor_id, position, SUM(n) FROM actor_counts";
+  if (!keys.empty()) sql.text += " WHERE topic IN " + InList(&sql, keys);
+  sql.text += " GROUP BY actor_id, position HAVING SUM(n) > 0 ORDER BY actor_id, position";
+  std::string error;
+  auto* stmt = reader->Statement(sql.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  sql.BindAll(stmt);
+  status = ForEachRow(stmt, "actor counts", [&] {
+    std::string id(stmt->ColumnText(0));
+    if (actors->empty() || actors->back().actor.id != id) {
+      actors->emplace_back();
+      auto it = names.find(id);
+      actors->back().actor = it != names.end() ? it->second : ActorRef{id, id, ""};
+    }
+    auto& a = actors->back();
+    int64_t n = stmt->ColumnInt(2);
+    a.position_counts.emplace_back(static_cast<v1::Position>(stmt->ColumnInt(1)), n);
+    a.stance_count += n;
+    return grpc::Status::OK;
+  });
+  if (!status.ok()) return status;
+
+  Sql latest;
+  latest.text = "SELECT body FROM stances WHERE actor_id = " + latest.P(std::string());
+  if (!keys.empty()) latest.text += " AND +topic IN " + InList(&latest, keys);
+  latest.text += " ORDER BY published DESC, id DESC LIMIT 1";
+  stmt = reader->Statement(latest.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  for (auto& a : *actors) {
+    latest.params[0] = a.actor.id;
+    latest.BindAll(stmt);
+    status = ForEachRow(stmt, "latest", [&]() -> grpc::Status {
+      if (!ParseStance(stmt->ColumnBlob(0), &a.latest)) {
+        return Internal("decode", "latest stance of " + a.actor.id + " is corrupt");
+      }
+      return grpc::Status::OK;
+    });
+    if (!status.ok()) return status;
+  }
+  std::stable_sort(actors->begin(), actors->end(), [](const ActorStats& x, const ActorStats& y) {
+    return x.stance_count > y.stance_count;
+  });
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStanceStore::ListConditions(const std::string& topic,
+                                               std::vector<ConditionStats>* conditions) {
+  conditions->clear();
+  SW_BORROW_READER(reader);
+  std::vector<std::string> keys;
+  if (!topic.empty()) {
+    grpc::Status status = TopicKeys(reader, topic, &keys);
+    if (!status.ok() || keys.empty()) return status;
+  }
+  std::map<std::string, ActorRef> names;
+  grpc::Status status = LoadActors(reader, &names);
+  if (!status.ok()) return status;
+  Sql sql;
+  sql.text = "SELECT kind, actor_id, SUM(n) FROM condition_counts";
+  if (!keys.empty()) sql.text += " WHERE topic IN " + InList(&sql, keys);
+  sql.text += " GROUP BY kind, actor_id HAVING SUM(n) > 0 ORDER BY kind, actor_id";
+  std::string error;
+  auto* stmt = reader->Statement(sql.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  sql.BindAll(stmt);
+  status = ForEachRow(stmt, "condition counts", [&] {
+    std::string kind(stmt->ColumnText(0));
+    if (conditions->empty() || conditions->back().kind != kind) {
+      conditions->emplace_back();
+      conditions->back().kind = kind;
+    }
+    auto& c = conditions->back();
+    std::string id(stmt->ColumnText(1));
+    auto it = names.find(id);
+    int64_t n = stmt->ColumnInt(2);
+    c.actors.emplace_back(it != names.end() ? it->second : ActorRef{id, id, ""}, n);
+    c.stance_count += n;
+    return grpc::Status::OK;
+  });
+  if (!status.ok()) return status;
+  for (auto& c : *conditions) {
+    std::stable_sort(c.actors.begin(), c.actors.end(),
+                     [](const auto& x, const auto& y) { return x.second > y.second; });
+  }
+  std::stable_sort(conditions->begin(), conditions->end(),
+                   [](const ConditionStats& x, const ConditionStats& y) {
+                     return x.stance_count > y.stance_count;
+                   });
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const ClaimOptions& options,
+                                           ClaimPage* page) {
+  page->claims.clear();
+  page->more = false;
+  page->total.reset();
+  SW_BORROW_READER(reader);
+  Sql sql;
+  FilterSql f;
+  grpc::Status status = BuildFilter(reader, filter, &sql, &f);
+  if (!status.ok()) return status;
+  if (f.none) {
+    if (options.count_total) page->total = 0;
+    return grpc::Status::OK;
+  }
+  const std::string group =
+      "SELECT s.actor_id, s.topic, s.position, s.condition_kinds, COUNT(*) AS n, "
+      "COUNT(DISTINCT NULLIF(s.outlet, '')) AS o, MIN(s.published), MAX(s.published) AS last "
+      "FROM " + f.from + " WHERE " + f.where +
+      " GROUP BY s.actor_id, s.topic, s.position, s.condition_kinds HAVING COUNT(*) >= " +
+      sql.P(std::max<int64_t>(1, options.min_count));
+  std::string error;
+  if (options.count_total) {
+    Sql count = sql;
+    count.text = "SELECT COUNT(*) FROM (" + group + ")";
+    auto* stmt = reader->Statement(count.text, &error);
+    if (!stmt) return Internal("prepare", error);
+    count.BindAll(stmt);
+    status = ForEachRow(stmt, "count claims", [&] {
+      page->total = stmt->ColumnInt(0);
+      return grpc::Status::OK;
+    });
+    if (!status.ok()) return status;
+  }
+  // The filter's WHERE again, for the per-claim details below.
+  const Sql filter_params = sql;
+  sql.text = group + " ORDER BY n DESC, o DESC, last DESC, s.actor_id, s.topic, s.position, "
+                     "s.condition_kinds LIMIT " +
+             sql.P(static_cast<int64_t>(options.limit) + 1) + " OFFSET " +
+             sql.P(std::max<int64_t>(0, options.offset));
+  auto* stmt = reader->Statement(sql.text, &error);
+  if (!stmt) return Internal("prepare", error);
+  sql.BindAll(stmt);
+  status = ForEachRow(stmt, "claims", [&]() -> grpc::Status {
+    if (static_cast<int>(page->claims.size()) == options.limit) {
+      page->more = true;
+      return kStop;
+    }
+    ClaimRecord c;
+    c.actor.id = std::string(stmt->ColumnText(0));
+    c.topic = std::string(stmt->ColumnText(1));
+    c.position = static_cast<v1::Position>(stmt->ColumnInt(2));
+    c.condition_kinds = SplitKinds(stmt->ColumnText(3));
+    c.count = stmt->ColumnInt(4);
+    c.first_seen_nanos = stmt->ColumnInt(6);
+    c.last_seen_nanos = stmt->ColumnInt(7);
+    page->claims.push_back(std::move(c));
+    return grpc::Status::OK;
+  });
+  if (!IsStop(status) && !status.ok()) return status;
+
+  // Per claim: its newest reports (latest stance, item ids) and its outlets, under the same
+  // filters, through the claim index.
+  for (auto& c : page->claims) {
+    Sql detail = filter_params;
+    std::string key = " AND s.actor_id = " + detail.P(c.actor.id) +
+                      " AND s.topic = " + detail.P(c.topic) +
+                      " AND s.position = " + detail.P(static_cast<int64_t>(c.position)) +
+                      " AND s.condition_kinds = " + detail.P(JoinKinds(c.condition_kinds));
+    Sql outlets = detail;
+    detail.text = "SELECT s.body, s.item_id FROM " + f.from + " WHERE " + f.where + key +
+                  " ORDER BY s.published DESC, s.id DESC LIMIT " +
+                  detail.P(static_cast<int64_t>(kMaxClaimItemIds));
+    auto* d = reader->Statement(detail.text, &error);
+    if (!d) return Internal("prepare", error);
+    detail.BindAll(d);
+    status = ForEachRow(d, "claim items", [&]() -> grpc::Status {
+      if (c.item_ids.empty() && !ParseStance(d->ColumnBlob(0), &c.latest)) {
+        return Internal("decode", "a stance of claim " + c.actor.id + "/" + c.topic + " is corrupt");
+      }
+      c.item_ids.emplace_back(d->ColumnText(1));
+      return grpc::Status::OK;
+    });
+    if (!status.ok()) return status;
+    c.actor.name = c.latest.actor().name();
+    c.actor.kind = c.latest.actor().kind();
+    outlets.text = "SELECT DISTINCT s.outlet FROM " + f.from + " WHERE " + f.where + key +
+                   " AND s.outlet <> '' ORDER BY s.outlet";
+    auto* o = reader->Statement(outlets.text, &error);
+    if (!o) return Internal("prepare", error);
+    outlets.BindAll(o);
+    status = ForEachRow(o, "claim outlets", [&] {
+      c.outlets.emplace_back(o->ColumnText(0));
+      return grpc::Status::OK;
+    });
+    if (!status.ok()) return status;
+  }
+  return grpc::Status::OK;
 }
 
 std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string* error) {
@@ -294,7 +1040,12 @@ std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string
     }
     return SqliteStanceStore::Open(path, error);
   }
-  *error = "unsupported store URI '" + uri + "' (expected sqlite:PATH)";
+  // postgres://USER@HOST:PORT/DB (or postgresql://...): handed to libpq unchanged.
+  if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0) {
+    return PostgresStanceStore::Open(uri, error);
+  }
+  *error = "unsupported store URI '" + uri +
+           "' (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)";
   return nullptr;
 }
 

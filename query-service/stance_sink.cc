@@ -44,8 +44,10 @@ namespace {
 // the acknowledgement is the backpressure: a slow store slows the sender instead of filling memory.
 class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck> {
  public:
-  DeliverReactor(StanceStore* store, StoreWriter* writer, size_t max_batch_stances, std::string peer)
-      : store_(store), writer_(writer), max_batch_stances_(max_batch_stances), peer_(std::move(peer)) {
+  DeliverReactor(StanceStore* store, StoreWriter* writer, size_t max_batch_stances,
+                 WatchHub* watch_hub, std::string peer)
+      : store_(store), writer_(writer), max_batch_stances_(max_batch_stances),
+        watch_hub_(watch_hub), peer_(std::move(peer)) {
     spdlog::info("delivery stream opened by {}", peer_);
     StartRead(&batch_);
   }
@@ -62,13 +64,20 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
     }
     writer_->Submit([this] {
       std::vector<v1::Stance> stances(batch_.stances().begin(), batch_.stances().end());
-      grpc::Status status = store_->Upsert(stances);
+      UpsertResult stored;
+      grpc::Status status = store_->Upsert(stances, &stored);
       if (!status.ok()) {
         spdlog::error("storing batch {} from {} failed: {}", batch_.seq(), peer_,
                       status.error_message());
         // UNAVAILABLE tells the sender to retry later; nothing was acknowledged.
         Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, status.error_message()));
         return;
+      }
+      if (watch_hub_ && !stored.changed.empty()) {
+        std::vector<v1::Stance> changed;
+        changed.reserve(stored.changed.size());
+        for (size_t i : stored.changed) changed.push_back(std::move(stances[i]));
+        watch_hub_->Publish(changed);
       }
       ack_.set_seq(batch_.seq());
       StartWrite(&ack_);
@@ -108,6 +117,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
   StanceStore* store_;
   StoreWriter* writer_;
   size_t max_batch_stances_;
+  WatchHub* watch_hub_;
   std::string peer_;
   v1::DeliverBatch batch_;
   v1::DeliverAck ack_;
@@ -117,7 +127,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
 
 grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck>* StanceSinkService::Deliver(
     grpc::CallbackServerContext* context) {
-  return new DeliverReactor(store_, writer_, max_batch_stances_, context->peer());
+  return new DeliverReactor(store_, writer_, max_batch_stances_, watch_hub_, context->peer());
 }
 
 }  // namespace stancewire::query

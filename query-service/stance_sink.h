@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "query-service/stance_store.h"
+#include "query-service/watch_hub.h"
 #include "stancewire/v1/delivery.grpc.pb.h"
 
 namespace stancewire::query {
@@ -32,8 +33,11 @@ class StoreWriter {
 
 class StanceSinkService final : public v1::StanceSink::CallbackService {
  public:
-  StanceSinkService(StanceStore* store, StoreWriter* writer, size_t max_batch_stances)
-      : store_(store), writer_(writer), max_batch_stances_(max_batch_stances) {}
+  // `watch_hub` (optional) hears of every stance stored new or changed.
+  StanceSinkService(StanceStore* store, StoreWriter* writer, size_t max_batch_stances,
+                    WatchHub* watch_hub = nullptr)
+      : store_(store), writer_(writer), max_batch_stances_(max_batch_stances),
+        watch_hub_(watch_hub) {}
 
   grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck>* Deliver(
       grpc::CallbackServerContext* context) override;
@@ -42,6 +46,7 @@ class StanceSinkService final : public v1::StanceSink::CallbackService {
   StanceStore* store_;
   StoreWriter* writer_;
   size_t max_batch_stances_;
+  WatchHub* watch_hub_;
 };
 
 }  // namespace stancewire::query

@@ -1,5 +1,8 @@
 // The store behind query-service: stances upserted by id, read back newest first with keyset
-// paging. SQLite is the embedded default; other backends implement the same interface.
+// paging, plus the aggregations the query API needs. SQLite is the embedded default; other
+// backends (PostgreSQL) implement the same interface: everything here is plain structs, and the
+// filter semantics are spelled out so that every backend (and the in-memory matcher WatchStances
+// uses, see watch_hub.h) agrees.
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -14,26 +17,109 @@
 
 namespace stancewire::query {
 
-// Position in the newest-first order: (published, id), both descending.
+// Position in the (published, id) order.
 struct StanceCursor {
   int64_t published_nanos = 0;
   std::string id;
 };
 
+// All set fields must hold (AND). Text comparisons are ASCII case-insensitive.
 struct StanceFilter {
   // Match stances whose actor id is one of these; empty means the actor filter is off unless
   // actor_text is set.
   std::vector<std::string> actor_ids;
-  // Fallback for names the actor dictionary does not know: matches actor id, name or mention,
-  // case-insensitively.
+  // Fallback for names the actor dictionary does not know: matches actor id, name or mention.
   std::string actor_text;
-  // A condition kind (compared upper-cased) or words that must all appear in a condition's text.
+  // See ParseConditionQuery below: a kind, or words that must all appear in one condition's text
+  // (or whose upper-snake form is the kind).
   std::string condition;
+  // POSITION_UNSPECIFIED: any.
+  v1::Position position = v1::POSITION_UNSPECIFIED;
+  // The topic key itself, or words (split on white space) that must all appear in the stance's
+  // topic key or topic label.
+  std::string topic;
+  // Exact outlet name.
+  std::string outlet;
+  std::optional<int64_t> published_after_nanos;   // inclusive
+  std::optional<int64_t> published_before_nanos;  // exclusive
+};
+
+// How a condition filter reads: "UN_MANDATE", "un_mandate", "CEASEFIRE" (one token, in capitals
+// or with an underscore; '-' counts as '_') name a kind; anything else is words ("security
+// council"), which match a condition whose text holds every word, or whose kind is the words'
+// upper-snake form ("clear mandate" -> CLEAR_MANDATE).
+struct ConditionQuery {
+  bool by_kind = false;
+  std::string kind;                // upper-snake: set in both modes
+  std::vector<std::string> words;  // words mode only
+};
+ConditionQuery ParseConditionQuery(const std::string& condition);
+
+struct ListOptions {
+  int limit = 50;
+  std::optional<StanceCursor> after;  // strictly after this cursor in the chosen order
+  bool oldest_first = false;          // default: newest first, (published, id) descending
+  bool count_total = false;           // fill StancePage::total
 };
 
 struct StancePage {
   std::vector<v1::Stance> stances;
   std::optional<StanceCursor> next;  // set when more stances follow
+  std::optional<int64_t> total;      // all stances matching the filter, when asked for
+};
+
+struct ActorRef {
+  std::string id;
+  std::string name;
+  std::string kind;
+};
+
+struct ActorStats {
+  ActorRef actor;
+  int64_t stance_count = 0;
+  std::vector<std::pair<v1::Position, int64_t>> position_counts;  // in enum order, counts > 0
+  v1::Stance latest;
+};
+
+struct ConditionStats {
+  std::string kind;
+  int64_t stance_count = 0;
+  std::vector<std::pair<ActorRef, int64_t>> actors;  // most stances first, then id
+};
+
+// One corroborated claim: stances sharing (actor, topic, position, condition kinds).
+struct ClaimRecord {
+  ActorRef actor;
+  std::string topic;
+  v1::Position position = v1::POSITION_UNSPECIFIED;
+  std::vector<std::string> condition_kinds;  // sorted, distinct
+  int64_t count = 0;                         // stances reporting it
+  std::vector<std::string> outlets;          // distinct, sorted, non-empty
+  int64_t first_seen_nanos = 0;
+  int64_t last_seen_nanos = 0;
+  std::vector<std::string> item_ids;  // newest first, at most kMaxClaimItemIds
+  v1::Stance latest;
+};
+inline constexpr int kMaxClaimItemIds = 100;
+
+struct ClaimOptions {
+  int limit = 50;
+  int64_t offset = 0;
+  int64_t min_count = 1;
+  bool count_total = false;
+};
+
+// Ordered by count, distinct outlets and last seen, all descending, then by key.
+struct ClaimPage {
+  std::vector<ClaimRecord> claims;
+  bool more = false;
+  std::optional<int64_t> total;
+};
+
+// What Upsert did: indexes (into the batch) of the stances that were new or differ from the
+// stored version. Redelivered, unchanged stances are not listed.
+struct UpsertResult {
+  std::vector<size_t> changed;
 };
 
 class StanceStore {
@@ -42,13 +128,35 @@ class StanceStore {
 
   // Inserts or replaces each stance by id, all in one transaction: applying the same batch again
   // changes nothing, so redelivery never duplicates.
-  virtual grpc::Status Upsert(const std::vector<v1::Stance>& stances) = 0;
+  virtual grpc::Status Upsert(const std::vector<v1::Stance>& stances,
+                              UpsertResult* result = nullptr) = 0;
 
-  // Up to `limit` stances matching `filter`, newest first, after `after` when given.
-  virtual grpc::Status List(const StanceFilter& filter, int limit,
-                            const std::optional<StanceCursor>& after, StancePage* page) = 0;
+  // Up to options.limit stances matching `filter`, in the order asked for.
+  virtual grpc::Status List(const StanceFilter& filter, const ListOptions& options,
+                            StancePage* page) = 0;
+
+  // Shorthand: newest first, after `after` when given.
+  grpc::Status List(const StanceFilter& filter, int limit, const std::optional<StanceCursor>& after,
+                    StancePage* page) {
+    ListOptions options;
+    options.limit = limit;
+    options.after = after;
+    return List(filter, options, page);
+  }
 
   virtual grpc::Status Count(int64_t* count) = 0;
+
+  // Every actor with stances on a topic matching `topic` (empty: any), most stances first, then
+  // by id. Topic words select topics by their key or any label they were reported under.
+  virtual grpc::Status ListActors(const std::string& topic, std::vector<ActorStats>* actors) = 0;
+
+  // Every condition kind set on a topic matching `topic` (empty: any), most stances first.
+  virtual grpc::Status ListConditions(const std::string& topic,
+                                      std::vector<ConditionStats>* conditions) = 0;
+
+  // Claims among the stances matching `filter`.
+  virtual grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
+                                  ClaimPage* page) = 0;
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (the folder is created if missing).
@@ -56,5 +164,9 @@ class StanceStore {
 std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string* error);
 
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp NanosTimestamp(int64_t nanos);
+
+// The sorted, distinct condition kinds of a stance.
+std::vector<std::string> ConditionKinds(const v1::Stance& stance);
 
 }  // namespace stancewire::query

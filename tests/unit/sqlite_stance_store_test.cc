@@ -118,6 +118,131 @@ TEST_F(SqliteStanceStoreTest, ReopenKeepsDataAndDoesNotRemigrate) {
   EXPECT_EQ(Ids({}), std::vector<std::string>{"x"});
 }
 
+TEST_F(SqliteStanceStoreTest, UpsertReportsOnlyNewOrChangedStances) {
+  auto a = MakeStance("a", "AZE", "Azerbaijan", v1::POSITION_UNDECIDED, 1);
+  auto b = MakeStance("b", "TUR", "Turkey", v1::POSITION_SUPPORT, 2);
+  UpsertResult result;
+  ASSERT_TRUE(store_->Upsert({a, b, a}, &result).ok());
+  EXPECT_EQ(result.changed, (std::vector<size_t>{0, 1}));
+  a.set_position(v1::POSITION_CONDITIONAL);
+  ASSERT_TRUE(store_->Upsert({b, a}, &result).ok());
+  EXPECT_EQ(result.changed, (std::vector<size_t>{1}));
+}
+
+TEST_F(SqliteStanceStoreTest, CountersFollowUpdatesOfPositionAndConditions) {
+  auto a = MakeStance("a", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 1,
+                      {{"UN_MANDATE", "x"}, {"UN_MANDATE", "y"}, {"CEASEFIRE", "z"}});
+  ASSERT_TRUE(store_->Upsert({a, MakeStance("b", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 2)}).ok());
+  std::vector<ActorStats> actors;
+  ASSERT_TRUE(store_->ListActors("", &actors).ok());
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0].stance_count, 2);
+  EXPECT_EQ(actors[0].latest.id(), "b");
+  std::vector<ConditionStats> conditions;
+  ASSERT_TRUE(store_->ListConditions("", &conditions).ok());
+  ASSERT_EQ(conditions.size(), 2u);
+  EXPECT_EQ(conditions[0].stance_count, 1);  // two UN_MANDATE phrases count one stance
+
+  a.set_position(v1::POSITION_OPPOSE);
+  a.clear_conditions();
+  ASSERT_TRUE(store_->Upsert({a}).ok());
+  ASSERT_TRUE(store_->ListActors("", &actors).ok());
+  ASSERT_EQ(actors[0].position_counts.size(), 2u);
+  EXPECT_EQ(actors[0].position_counts[0], std::make_pair(v1::POSITION_SUPPORT, int64_t{1}));
+  EXPECT_EQ(actors[0].position_counts[1], std::make_pair(v1::POSITION_OPPOSE, int64_t{1}));
+  ASSERT_TRUE(store_->ListConditions("", &conditions).ok());
+  EXPECT_TRUE(conditions.empty());
+}
+
+TEST_F(SqliteStanceStoreTest, OldestFirstAndTotal) {
+  std::vector<v1::Stance> stances;
+  for (int i = 0; i < 10; ++i) {
+    stances.push_back(MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan",
+                                 v1::POSITION_SUPPORT, 100 + i / 2));
+  }
+  ASSERT_TRUE(store_->Upsert(stances).ok());
+  ListOptions options;
+  options.limit = 4;
+  options.oldest_first = true;
+  options.count_total = true;
+  std::vector<std::string> seen;
+  do {
+    StancePage page;
+    ASSERT_TRUE(store_->List({}, options, &page).ok());
+    if (options.count_total) EXPECT_EQ(page.total, 10);
+    for (const auto& s : page.stances) seen.push_back(s.id());
+    options.after = page.next;
+    options.count_total = false;
+  } while (options.after);
+  EXPECT_EQ(seen, (std::vector<std::string>{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
+                                            "s9"}));
+}
+
+// A database written by the walking skeleton (schema version 1) is migrated in place: the new
+// columns and counters are filled from what was stored, including what only the bodies hold.
+TEST(SqliteStanceStoreMigrationTest, UpgradesAVersionOneDatabase) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("stancewire-migrate-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "stances.db").string();
+  {
+    SqliteDb db;
+    std::string error;
+    ASSERT_TRUE(db.Open(path, false, &error)) << error;
+    ASSERT_TRUE(db.Exec(R"sql(
+CREATE TABLE stances (
+  id TEXT PRIMARY KEY, item_id TEXT NOT NULL, actor_id TEXT NOT NULL, actor_name TEXT NOT NULL,
+  actor_mention TEXT NOT NULL, topic TEXT NOT NULL, position INTEGER NOT NULL,
+  outlet TEXT NOT NULL, published INTEGER NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX stances_by_time ON stances(published DESC, id DESC);
+CREATE INDEX stances_by_actor ON stances(actor_id, published DESC, id DESC);
+CREATE TABLE stance_conditions (stance_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX stance_conditions_by_stance ON stance_conditions(stance_id);
+CREATE INDEX stance_conditions_by_kind ON stance_conditions(kind, stance_id);
+PRAGMA user_version=1;
+)sql", &error)) << error;
+    auto s = MakeStance("old", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 50,
+                        {{"UN_MANDATE", "a UN resolution"}, {"CLEAR_MANDATE", "a clear mandate"}});
+    s.set_topic_label("International Stabilisation Force");
+    s.mutable_actor()->set_kind("state");
+    auto insert = db.Prepare(
+        "INSERT INTO stances VALUES ('old', 'item-old', 'AZE', 'Azerbaijan', 'Baku', "
+        "'gaza-international-stabilization-force', 3, 'AnewZ', 50000000000, ?1)");
+    insert.BindBlob(1, s.SerializeAsString());
+    ASSERT_TRUE(insert.Run()) << db.last_error();
+    ASSERT_TRUE(db.Exec("INSERT INTO stance_conditions VALUES ('old', 'UN_MANDATE', 'a UN "
+                        "resolution'), ('old', 'CLEAR_MANDATE', 'a clear mandate')",
+                        &error))
+        << error;
+  }
+  std::string error;
+  auto store = SqliteStanceStore::Open(path, &error);
+  ASSERT_TRUE(store) << error;
+  StanceFilter f;
+  f.topic = "stabilisation";  // from the label, which only the body held
+  f.condition = "UN_MANDATE";
+  StancePage page;
+  ASSERT_TRUE(store->List(f, 10, std::nullopt, &page).ok());
+  ASSERT_EQ(page.stances.size(), 1u);
+  std::vector<ActorStats> actors;
+  ASSERT_TRUE(store->ListActors("", &actors).ok());
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0].actor.kind, "state");
+  EXPECT_EQ(actors[0].stance_count, 1);
+  ClaimPage claims;
+  ASSERT_TRUE(store->ListClaims({}, ClaimOptions{}, &claims).ok());
+  ASSERT_EQ(claims.claims.size(), 1u);
+  EXPECT_EQ(claims.claims[0].condition_kinds,
+            (std::vector<std::string>{"CLEAR_MANDATE", "UN_MANDATE"}));
+  // New stances after the migration are counted on top.
+  ASSERT_TRUE(store->Upsert({MakeStance("new", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 60)}).ok());
+  ASSERT_TRUE(store->ListActors("", &actors).ok());
+  EXPECT_EQ(actors[0].stance_count, 2);
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(OpenStanceStoreTest, RejectsUnknownSchemes) {
   std::string error;
   EXPECT_FALSE(OpenStanceStore("mysql://x", &error));

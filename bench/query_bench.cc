@@ -1,0 +1,395 @@
+// ListStances latency at scale (docs/query-api.md): loads N stances (default 1,000,000) into an
+// SQLite store in a temporary folder, then measures p50/p99 of ListStances by actor, by condition
+// and by both, page size 50 (first page: the list plus its total_size), with 1 and with 32
+// concurrent clients
+//   - through a real gRPC server on loopback (QueryServiceImpl, one channel per client), and
+//   - directly on the store (StanceStore::List with the same filter, same threads),
+// and prints the ratio. Run:
+//   build/bench/query_bench                      # 1,000,000 stances, a few minutes on 2 cores
+//   build/bench/query_bench --n 100000 --queries 300
+//   build/bench/query_bench --smoke              # seconds; what CTest runs
+//   build/bench/query_bench --db /tmp/q.db       # keep (and reuse) the loaded database
+#include <benchmark/benchmark.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/grpc_server.h"
+#include "query-service/query_service.h"
+#include "query-service/sqlite_stance_store.h"
+#include "stancewire/v1/query.grpc.pb.h"
+
+namespace {
+
+using namespace stancewire;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  int64_t n = 1000000;
+  int queries = 2000;  // per case and client count, spread over the clients
+  std::vector<int> clients = {1, 32};
+  std::string db;      // empty: a temporary folder, removed at exit
+  bool smoke = false;
+};
+
+constexpr int kActors = 200;
+constexpr int kTopics = 30;
+constexpr int kOutlets = 100;
+const char* const kKinds[] = {"UN_MANDATE",     "CLEAR_MANDATE", "REGIONAL_CONSENSUS",
+                              "LOCAL_CONSENT",  "CEASEFIRE",     "PARLIAMENT_APPROVAL",
+                              "SECURITY_GUARANTEES", "OTHER"};
+// Share of stances carrying each kind (a stance carries 0..3 kinds).
+const double kKindWeights[] = {0.30, 0.15, 0.10, 0.08, 0.12, 0.06, 0.04, 0.10};
+
+std::string ActorId(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "A%03d", i);
+  return buf;
+}
+std::string ActorName(int i) { return "Country " + std::to_string(i); }
+
+// A small actor dictionary: ids and names, like the real one resolves aliases.
+class BenchActors final : public extraction::ActorDictionary {
+ public:
+  BenchActors() {
+    for (int i = 0; i < kActors; ++i) {
+      records_.push_back({ActorId(i), ActorName(i), "state"});
+    }
+    for (const auto& r : records_) {
+      by_alias_[Lower(r.id)] = &r;
+      by_alias_[Lower(r.name)] = &r;
+    }
+  }
+  const Record* Resolve(std::string_view alias) const override {
+    auto it = by_alias_.find(Lower(std::string(alias)));
+    return it == by_alias_.end() ? nullptr : it->second;
+  }
+
+ private:
+  static std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  std::vector<Record> records_;
+  std::map<std::string, const Record*> by_alias_;
+};
+
+// Zipf-like actor popularity: a few actors hold most stances, as in the news.
+class Zipf {
+ public:
+  Zipf(int n, double s) {
+    double sum = 0;
+    for (int i = 0; i < n; ++i) cdf_.push_back(sum += 1.0 / std::pow(i + 1, s));
+    for (auto& c : cdf_) c /= sum;
+  }
+  int operator()(std::mt19937_64& rng) const {
+    double u = std::uniform_real_distribution<>(0, 1)(rng);
+    return static_cast<int>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+v1::Stance MakeStance(int64_t i, std::mt19937_64& rng, const Zipf& actors, const Zipf& topics) {
+  v1::Stance s;
+  char id[32];
+  std::snprintf(id, sizeof id, "s%09lld", static_cast<long long>(i));
+  s.set_id(id);
+  s.set_item_id("item-" + std::to_string(i / 3));
+  int a = actors(rng);
+  s.mutable_actor()->set_id(ActorId(a));
+  s.mutable_actor()->set_name(ActorName(a));
+  s.mutable_actor()->set_mention(ActorName(a));
+  s.mutable_actor()->set_kind("state");
+  int t = topics(rng);
+  s.set_topic("topic-" + std::to_string(t) + "-force");
+  s.set_topic_label("Topic " + std::to_string(t) + " Force");
+  s.set_position(static_cast<v1::Position>(1 + rng() % 4));
+  std::uniform_real_distribution<> u(0, 1);
+  for (size_t k = 0; k < std::size(kKinds); ++k) {
+    if (u(rng) < kKindWeights[k]) {
+      auto* c = s.add_conditions();
+      c->set_kind(kKinds[k]);
+      c->set_text(std::string("provided that the ") + kKinds[k] + " requirement is met");
+      c->set_start(100);
+      c->set_end(140);
+    }
+  }
+  s.set_attribution("diplomatic sources");
+  s.mutable_evidence()->set_text(
+      "Officials said on Monday that the government would consider taking part in the proposed "
+      "force only under conditions that it would set out in the coming weeks, sources said.");
+  s.mutable_evidence()->set_start(0);
+  s.mutable_evidence()->set_end(170);
+  s.set_outlet("Outlet " + std::to_string(rng() % kOutlets));
+  s.set_url("https://example.org/news/" + std::to_string(i));
+  // Two years of news.
+  s.mutable_published()->set_seconds(1700000000 + static_cast<int64_t>(rng() % (730LL * 86400)));
+  s.set_confidence(0.8f);
+  return s;
+}
+
+bool Load(query::SqliteStanceStore* store, int64_t n) {
+  int64_t have = 0;
+  if (!store->Count(&have).ok()) return false;
+  if (have >= n) {
+    std::printf("store already holds %lld stances; reusing them\n", static_cast<long long>(have));
+    return true;
+  }
+  std::mt19937_64 rng(42);
+  Zipf actors(kActors, 1.0), topics(kTopics, 1.2);
+  for (int64_t i = 0; i < have; ++i) MakeStance(i, rng, actors, topics);  // same sequence
+  auto start = Clock::now();
+  constexpr int64_t kBatch = 10000;
+  std::vector<v1::Stance> batch;
+  for (int64_t i = have; i < n;) {
+    batch.clear();
+    for (; i < n && static_cast<int64_t>(batch.size()) < kBatch; ++i) {
+      batch.push_back(MakeStance(i, rng, actors, topics));
+    }
+    auto status = store->Upsert(batch);
+    if (!status.ok()) {
+      std::fprintf(stderr, "upsert: %s\n", status.error_message().c_str());
+      return false;
+    }
+    if (i % 100000 == 0 || i == n) {
+      std::printf("\rloaded %lld / %lld", static_cast<long long>(i), static_cast<long long>(n));
+      std::fflush(stdout);
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("\nloaded %lld stances in %.1f s (%.0f/s)\n", static_cast<long long>(n - have), secs,
+              (n - have) / secs);
+  std::string error;
+  if (!store->Analyze(&error)) std::fprintf(stderr, "analyze: %s\n", error.c_str());
+  return true;
+}
+
+struct Case {
+  const char* name;
+  // i: query number, so that clients cycle through several actors / kinds.
+  std::function<v1::ListStancesRequest(int)> request;
+};
+
+// The actors people ask about: the 20 most reported.
+std::string QueryActor(int i) { return ActorName((i * 7) % 20); }
+std::string QueryKind(int i) { return kKinds[(i * 3) % 5]; }
+
+struct Result {
+  double p50_us = 0, p99_us = 0, qps = 0;
+  int64_t rows = 0;
+};
+
+Result Percentiles(std::vector<double>& us, double wall_s, int64_t rows) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
+  return {at(0.50), at(0.99), us.size() / wall_s, rows};
+}
+
+// Runs `one(i)` (returns rows) from `clients` threads, `total` calls in all.
+template <typename F>
+Result Run(int clients, int total, F one) {
+  std::vector<std::vector<double>> lat(clients);
+  std::atomic<int64_t> rows{0};
+  std::atomic<int> next{0};
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i; (i = next.fetch_add(1)) < total;) {
+        auto t0 = Clock::now();
+        int64_t r = one(c, i);
+        lat[c].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        rows += r;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  return Percentiles(all, wall, rows);
+}
+
+Args ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", k.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (k == "--n") {
+      a.n = std::stoll(value());
+    } else if (k == "--queries") {
+      a.queries = std::stoi(value());
+    } else if (k == "--db") {
+      a.db = value();
+    } else if (k == "--clients") {
+      a.clients.clear();
+      std::string v = value();
+      for (size_t p = 0; p < v.size();) {
+        size_t comma = v.find(',', p);
+        a.clients.push_back(std::stoi(v.substr(p, comma - p)));
+        p = comma == std::string::npos ? v.size() : comma + 1;
+      }
+    } else if (k == "--smoke") {
+      a.smoke = true;
+      a.n = 5000;
+      a.queries = 64;
+      a.clients = {1, 4};
+    } else if (k == "--help" || k == "-h") {
+      std::printf(
+          "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] [--smoke]\n");
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "unknown flag %s (try --help)\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = ParseArgs(argc, argv);
+  std::filesystem::path tmp;
+  std::string db = args.db;
+  if (db.empty()) {
+    tmp = std::filesystem::temp_directory_path() /
+          ("stancewire-query-bench-" + std::to_string(::getpid()));
+    db = (tmp / "stances.db").string();
+  }
+  std::string error;
+  auto store = query::SqliteStanceStore::Open(db, &error);
+  if (!store) {
+    std::fprintf(stderr, "open: %s\n", error.c_str());
+    return 1;
+  }
+  if (!Load(store.get(), args.n)) return 1;
+
+  BenchActors actors;
+  query::QueryServiceImpl service(store.get(), &actors, "bench-key");
+  PrepareServerBuilderPlugins();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  int port = 0;
+  auto server = StartServer(options, {&service}, &port);
+  if (!server) return 1;
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+
+  const std::vector<Case> cases = {
+      {"by actor", [](int i) {
+         v1::ListStancesRequest r;
+         r.set_actor(QueryActor(i));
+         return r;
+       }},
+      {"by condition", [](int i) {
+         v1::ListStancesRequest r;
+         r.set_condition(QueryKind(i));
+         return r;
+       }},
+      {"actor+condition", [](int i) {
+         v1::ListStancesRequest r;
+         r.set_actor(QueryActor(i));
+         r.set_condition(QueryKind(i));
+         return r;
+       }},
+  };
+
+  std::printf("\n%lld stances, page size 50 (first page + total_size), %d queries per row\n",
+              static_cast<long long>(args.n), args.queries);
+  std::printf("%-16s %7s | %9s %9s %8s | %9s %9s %8s | %6s %6s\n", "query", "clients",
+              "store p50", "p99", "qps", "gRPC p50", "p99", "qps", "p50 x", "p99 x");
+  bool ok = true;
+  for (const auto& c : cases) {
+    // Same filters as the service builds, for the bare store.
+    auto filter_of = [&](const v1::ListStancesRequest& r) {
+      query::StanceFilter f;
+      if (!r.actor().empty()) f.actor_ids = {actors.Resolve(r.actor())->id};
+      f.condition = r.condition();
+      return f;
+    };
+    for (int clients : args.clients) {
+      std::vector<std::unique_ptr<v1::QueryService::Stub>> stubs;
+      for (int k = 0; k < clients; ++k) {
+        auto channel_args = ClientChannelArguments(options);
+        channel_args.SetInt("stancewire.bench_client", k);  // a connection per client
+        stubs.push_back(v1::QueryService::NewStub(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), channel_args)));
+      }
+      auto via_store = [&](int, int i) -> int64_t {
+        query::ListOptions lo;
+        lo.limit = 50;
+        lo.count_total = true;
+        query::StancePage page;
+        auto status = store->List(filter_of(c.request(i)), lo, &page);
+        if (!status.ok()) {
+          std::fprintf(stderr, "store: %s\n", status.error_message().c_str());
+          std::exit(1);
+        }
+        benchmark::DoNotOptimize(page);
+        return static_cast<int64_t>(page.stances.size());
+      };
+      auto via_grpc = [&](int client, int i) -> int64_t {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        v1::ListStancesResponse response;
+        auto status = stubs[client]->ListStances(&ctx, c.request(i), &response);
+        if (!status.ok()) {
+          std::fprintf(stderr, "gRPC: %s\n", status.error_message().c_str());
+          std::exit(1);
+        }
+        return response.stances_size();
+      };
+      // Warm up: page cache, statement caches, connections.
+      Run(clients, std::max(clients * 4, args.queries / 10), via_store);
+      Run(clients, std::max(clients * 4, args.queries / 10), via_grpc);
+      Result s = Run(clients, args.queries, via_store);
+      Result g = Run(clients, args.queries, via_grpc);
+      ok = ok && s.rows == g.rows && g.rows > 0;
+      std::printf("%-16s %7d | %7.0fus %7.0fus %8.0f | %7.0fus %7.0fus %8.0f | %5.2fx %5.2fx\n",
+                  c.name, clients, s.p50_us, s.p99_us, s.qps, g.p50_us, g.p99_us, g.qps,
+                  g.p50_us / s.p50_us, g.p99_us / s.p99_us);
+      std::fflush(stdout);
+    }
+  }
+  if (args.smoke) {
+    for (const auto& c : cases) {
+      query::StanceFilter f;
+      auto r = c.request(0);
+      if (!r.actor().empty()) f.actor_ids = {actors.Resolve(r.actor())->id};
+      f.condition = r.condition();
+      query::ListOptions lo;
+      lo.limit = 50;
+      std::printf("plan %s:\n%s", c.name, store->ExplainList(f, lo).c_str());
+    }
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server.reset();
+  store.reset();
+  if (!tmp.empty()) std::filesystem::remove_all(tmp);
+  if (!ok) {
+    std::fprintf(stderr, "store and gRPC returned different row counts, or none\n");
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,28 @@
+// Backend-neutral pieces of the filter semantics (see StanceFilter): how a condition filter is
+// read, and an in-memory matcher that agrees with the stores, used by WatchStances to decide which
+// newly stored stances a watcher sees.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "query-service/stance_store.h"
+
+namespace stancewire::query {
+
+class StanceMatcher {
+ public:
+  explicit StanceMatcher(StanceFilter filter);
+  bool Matches(const v1::Stance& stance) const;
+  const StanceFilter& filter() const { return filter_; }
+
+ private:
+  StanceFilter filter_;
+  ConditionQuery condition_;
+  std::vector<std::string> topic_words_;  // lower-cased
+};
+
+// ASCII lower-casing, as SQLite's NOCASE and LIKE do.
+std::string AsciiLower(std::string s);
+
+}  // namespace stancewire::query

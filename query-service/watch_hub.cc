@@ -1,0 +1,159 @@
+#include "query-service/watch_hub.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+namespace stancewire::query {
+namespace {
+
+// One WatchStances call. Writes one stance at a time (the callback API allows one outstanding
+// write); the rest wait in a bounded queue. Every gRPC call here is made with mu_ held: the
+// library never runs OnWriteDone or OnDone inline from StartWrite or Finish, so this cannot
+// deadlock, and it keeps "finished" and "writing" consistent across the store's thread and the
+// gRPC threads.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>, public WatchHub::Subscriber {
+ public:
+  WatchReactor(WatchHub* hub, StanceMatcher matcher, std::string peer)
+      : hub_(hub), matcher_(std::move(matcher)), peer_(std::move(peer)) {
+    std::string refusal;
+    if (!hub_->Subscribe(this, &refusal)) {
+      subscribed_ = false;
+      std::lock_guard lock(mu_);
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal));
+      return;
+    }
+    // Headers go out at once, so a client knows it is subscribed before the first stance.
+    StartSendInitialMetadata();
+    spdlog::debug("watch opened by {}", peer_);
+  }
+
+  void Offer(const std::vector<const v1::Stance*>& stances) override {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    for (const auto* s : stances) {
+      if (!matcher_.Matches(*s)) continue;
+      if (queue_.size() >= hub_->options().max_queue) {
+        spdlog::warn("watcher {} is {} stances behind; dropping it", peer_, queue_.size());
+        FinishLocked(grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            "watcher fell " + std::to_string(queue_.size()) +
+                " stances behind (the per-watcher limit); read faster, or narrow the filters, "
+                "then catch up with ListStances and watch again"));
+        return;
+      }
+      queue_.push_back(*s);
+    }
+    WriteNextLocked();
+  }
+
+  void Close(const grpc::Status& status) override {
+    std::lock_guard lock(mu_);
+    FinishLocked(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+      return;
+    }
+    if (!finished_) WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    if (subscribed_) hub_->Unsubscribe(this);
+    spdlog::debug("watch by {} ended", peer_);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() {
+    if (writing_ || queue_.empty()) return;
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    queue_.clear();
+    queue_.shrink_to_fit();
+    // A write may still be in flight; current_ stays valid until OnDone.
+    Finish(status);
+  }
+
+  WatchHub* hub_;
+  StanceMatcher matcher_;
+  std::string peer_;
+  bool subscribed_ = true;
+  std::mutex mu_;
+  std::deque<v1::Stance> queue_;
+  v1::Stance current_;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+WatchHub::WatchHub(WatchOptions options) : options_(options) {}
+
+WatchHub::~WatchHub() { Close(); }
+
+bool WatchHub::Subscribe(Subscriber* s, std::string* refusal) {
+  std::lock_guard lock(mu_);
+  if (closed_) {
+    *refusal = "query-service is shutting down";
+    return false;
+  }
+  if (subscribers_.size() >= options_.max_watchers) {
+    *refusal = "too many watchers (" + std::to_string(subscribers_.size()) +
+               ", the limit); try again later";
+    return false;
+  }
+  subscribers_.insert(s);
+  return true;
+}
+
+void WatchHub::Unsubscribe(Subscriber* s) {
+  std::lock_guard lock(mu_);
+  subscribers_.erase(s);
+}
+
+void WatchHub::Publish(const std::vector<v1::Stance>& stances) {
+  if (stances.empty()) return;
+  std::vector<const v1::Stance*> ptrs;
+  ptrs.reserve(stances.size());
+  for (const auto& s : stances) ptrs.push_back(&s);
+  std::lock_guard lock(mu_);
+  for (auto* s : subscribers_) s->Offer(ptrs);
+}
+
+grpc::ServerWriteReactor<v1::Stance>* WatchHub::Watch(grpc::CallbackServerContext* context,
+                                                      StanceMatcher matcher) {
+  return new WatchReactor(this, std::move(matcher), context->peer());
+}
+
+void WatchHub::Close() {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  for (auto* s : subscribers_) {
+    s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "query-service is shutting down"));
+  }
+}
+
+size_t WatchHub::watcher_count() const {
+  std::lock_guard lock(mu_);
+  return subscribers_.size();
+}
+
+}  // namespace stancewire::query

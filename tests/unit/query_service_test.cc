@@ -1,0 +1,361 @@
+// QueryServiceImpl over a real SQLite store, without gRPC: filters, validation, paging, the
+// aggregate calls and the timeline marks.
+#include "query-service/query_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "query-service/sqlite_stance_store.h"
+#include "tests/unit/test_stances.h"
+
+namespace stancewire::query {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using testing::MakeStance;
+
+class FakeActors final : public extraction::ActorDictionary {
+ public:
+  FakeActors() {
+    Add({"AZE", "Azerbaijan", "state"}, {"azerbaijan", "baku", "azerbaijani", "jeyhun bayramov"});
+    Add({"TUR", "Turkey", "state"}, {"turkey", "ankara", "hakan fidan"});
+    Add({"IDN", "Indonesia", "state"}, {"indonesia", "jakarta"});
+    Add({"USA", "United States", "state"}, {"united states", "washington"});
+  }
+  const Record* Resolve(std::string_view alias) const override {
+    std::string key = AsciiLower(std::string(alias));
+    auto it = aliases_.find(key);
+    if (it != aliases_.end()) return &records_.at(it->second);
+    auto by_id = records_.find(std::string(alias));
+    return by_id == records_.end() ? nullptr : &by_id->second;
+  }
+
+ private:
+  void Add(Record r, std::vector<std::string> aliases) {
+    for (auto& a : aliases) aliases_[a] = r.id;
+    records_[r.id] = std::move(r);
+  }
+  std::map<std::string, Record> records_;
+  std::map<std::string, std::string> aliases_;
+};
+
+v1::Stance Rich(const std::string& id, const std::string& actor_id, const std::string& name,
+                v1::Position position, int64_t seconds, const std::string& outlet,
+                const std::vector<std::pair<std::string, std::string>>& conditions = {},
+                const std::string& topic = "gaza-international-stabilization-force",
+                const std::string& label = "International Stabilisation Force") {
+  auto s = MakeStance(id, actor_id, name, position, seconds, conditions);
+  s.set_outlet(outlet);
+  s.set_topic(topic);
+  s.set_topic_label(label);
+  s.mutable_actor()->set_kind("state");
+  return s;
+}
+
+class QueryServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("stancewire-query-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::string error;
+    store_ = SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
+    ASSERT_TRUE(store_) << error;
+    service_ = std::make_unique<QueryServiceImpl>(store_.get(), &actors_, "key");
+    // Azerbaijan: undecided, then conditional (UN mandate), then conditional (+ clear mandate),
+    // reported by several outlets; Turkey supports, then opposes; Indonesia on another topic.
+    ASSERT_TRUE(store_
+                    ->Upsert({
+                        Rich("a1", "AZE", "Azerbaijan", v1::POSITION_UNDECIDED, 1000, "AnewZ"),
+                        Rich("a2", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 2000, "AnewZ",
+                             {{"UN_MANDATE", "a UN Security Council resolution"}}),
+                        Rich("a3", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 3000, "Reuters",
+                             {{"UN_MANDATE", "a Security Council mandate"}}),
+                        Rich("a4", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 4000, "APA",
+                             {{"UN_MANDATE", "UN backing"},
+                              {"CLEAR_MANDATE", "a clear mandate for the mission"}}),
+                        Rich("t1", "TUR", "Turkey", v1::POSITION_SUPPORT, 1500, "Reuters"),
+                        Rich("t2", "TUR", "Turkey", v1::POSITION_OPPOSE, 3500, "Anadolu"),
+                        Rich("i1", "IDN", "Indonesia", v1::POSITION_CONDITIONAL, 2500, "Antara",
+                             {{"UN_MANDATE", "if the UN Security Council authorises it"},
+                              {"PARLIAMENT_APPROVAL", "approval of parliament"}},
+                             "haiti-gang-suppression-force", "Gang Suppression Force"),
+                    })
+                    .ok());
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<std::string> Ids(v1::ListStancesRequest r) {
+    v1::ListStancesResponse response;
+    auto status = service_->DoListStances(r, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> ids;
+    for (const auto& s : response.stances()) ids.push_back(s.id());
+    return ids;
+  }
+
+  FakeActors actors_;
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStanceStore> store_;
+  std::unique_ptr<QueryServiceImpl> service_;
+};
+
+using IdList = std::vector<std::string>;
+
+TEST_F(QueryServiceTest, NewFiltersCombineWithAndNewestFirst) {
+  v1::ListStancesRequest r;
+  EXPECT_EQ(Ids(r), (IdList{"a4", "t2", "a3", "i1", "a2", "t1", "a1"}));
+  r.set_position(v1::POSITION_CONDITIONAL);
+  EXPECT_EQ(Ids(r), (IdList{"a4", "a3", "i1", "a2"}));
+  r.set_outlet("reuters");  // case-insensitive
+  EXPECT_EQ(Ids(r), (IdList{"a3"}));
+  r = {};
+  r.set_topic("gaza-international-stabilization-force");
+  EXPECT_EQ(Ids(r).size(), 6u);
+  r.set_topic("gang suppression");  // words in the label
+  EXPECT_EQ(Ids(r), (IdList{"i1"}));
+  r.set_topic("Stabilisation force");  // British spelling: only the label has it
+  EXPECT_EQ(Ids(r).size(), 6u);
+  r.set_topic("no such topic");
+  EXPECT_TRUE(Ids(r).empty());
+  r = {};
+  *r.mutable_published_after() = TimeUtil::SecondsToTimestamp(2000);    // inclusive
+  *r.mutable_published_before() = TimeUtil::SecondsToTimestamp(3500);  // exclusive
+  EXPECT_EQ(Ids(r), (IdList{"a3", "i1", "a2"}));
+  r.set_actor("Baku");
+  r.set_condition("security council");
+  EXPECT_EQ(Ids(r), (IdList{"a3", "a2"}));
+  r.set_condition("UN_MANDATE");
+  r.set_position(v1::POSITION_CONDITIONAL);
+  r.set_outlet("AnewZ");
+  EXPECT_EQ(Ids(r), (IdList{"a2"}));
+}
+
+TEST_F(QueryServiceTest, ActorAcceptsAnyDictionaryAlias) {
+  for (const char* alias : {"AZE", "Azerbaijan", "baku", "Azerbaijani", "Jeyhun Bayramov"}) {
+    v1::ListStancesRequest r;
+    r.set_actor(alias);
+    EXPECT_EQ(Ids(r), (IdList{"a4", "a3", "a2", "a1"})) << alias;
+  }
+  v1::ListStancesRequest r;
+  r.set_actor("Hakan Fidan");  // a person's name resolves to the state
+  EXPECT_EQ(Ids(r), (IdList{"t2", "t1"}));
+  r.set_actor("Atlantis");
+  EXPECT_TRUE(Ids(r).empty());
+}
+
+TEST_F(QueryServiceTest, TotalSizeIsCountedOnceAndCarriedThroughPages) {
+  v1::ListStancesRequest r;
+  r.set_page_size(3);
+  r.set_actor("AZE");
+  std::vector<std::string> seen;
+  int pages = 0;
+  while (true) {
+    v1::ListStancesResponse response;
+    ASSERT_TRUE(service_->DoListStances(r, &response).ok());
+    EXPECT_EQ(response.total_size(), 4);
+    for (const auto& s : response.stances()) seen.push_back(s.id());
+    ++pages;
+    if (response.next_page_token().empty()) break;
+    r.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(seen, (IdList{"a4", "a3", "a2", "a1"}));
+}
+
+TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
+  v1::ListStancesResponse first;
+  v1::ListStancesRequest one;
+  one.set_page_size(1);
+  ASSERT_TRUE(service_->DoListStances(one, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  struct Case {
+    std::function<void(v1::ListStancesRequest*)> edit;
+    std::string words;
+  };
+  std::vector<Case> cases = {
+      {[](auto* r) { r->set_page_size(-1); }, "page_size"},
+      {[](auto* r) { r->set_position(static_cast<v1::Position>(9)); }, "position 9"},
+      {[](auto* r) { r->set_topic("   "); }, "topic is blank"},
+      {[](auto* r) { r->set_condition(std::string(2000, 'x')); }, "condition is 2000 bytes"},
+      {[](auto* r) { r->mutable_published_after()->set_nanos(-1); }, "published_after is not a valid"},
+      {[](auto* r) {
+         *r->mutable_published_after() = TimeUtil::SecondsToTimestamp(10);
+         *r->mutable_published_before() = TimeUtil::SecondsToTimestamp(10);
+       },
+       "must be earlier than published_before"},
+      {[](auto* r) { r->set_page_token("forged"); }, "page_token"},
+      {[&](auto* r) {
+         r->set_page_token(first.next_page_token());
+         r->set_outlet("AnewZ");
+       },
+       "different filters"},
+  };
+  for (const auto& c : cases) {
+    v1::ListStancesRequest r;
+    c.edit(&r);
+    v1::ListStancesResponse response;
+    auto status = service_->DoListStances(r, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.words;
+    EXPECT_NE(status.error_message().find(c.words), std::string::npos) << status.error_message();
+  }
+  // A ListStances token is not a ListClaims token.
+  v1::ListClaimsRequest claims;
+  claims.set_page_token(first.next_page_token());
+  v1::ListClaimsResponse claims_response;
+  auto status = service_->DoListClaims(claims, &claims_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("different filters"), std::string::npos);
+}
+
+TEST_F(QueryServiceTest, ListActorsCountsPositionsAndShowsLatest) {
+  v1::ListActorsResponse response;
+  ASSERT_TRUE(service_->DoListActors({}, &response).ok());
+  ASSERT_EQ(response.actors_size(), 3);
+  EXPECT_EQ(response.total_size(), 3);
+  const auto& aze = response.actors(0);  // most stances first
+  EXPECT_EQ(aze.actor().id(), "AZE");
+  EXPECT_EQ(aze.actor().name(), "Azerbaijan");
+  EXPECT_EQ(aze.actor().kind(), "state");
+  EXPECT_EQ(aze.stance_count(), 4);
+  std::map<int, int> counts;
+  for (const auto& pc : aze.position_counts()) counts[pc.position()] = pc.count();
+  EXPECT_EQ(counts, (std::map<int, int>{{v1::POSITION_CONDITIONAL, 3}, {v1::POSITION_UNDECIDED, 1}}));
+  EXPECT_EQ(aze.latest().id(), "a4");
+
+  v1::ListActorsRequest by_topic;
+  by_topic.set_topic("gang suppression");
+  response.Clear();
+  ASSERT_TRUE(service_->DoListActors(by_topic, &response).ok());
+  ASSERT_EQ(response.actors_size(), 1);
+  EXPECT_EQ(response.actors(0).actor().id(), "IDN");
+
+  v1::ListActorsRequest paged;
+  paged.set_page_size(2);
+  response.Clear();
+  ASSERT_TRUE(service_->DoListActors(paged, &response).ok());
+  EXPECT_EQ(response.actors_size(), 2);
+  paged.set_page_token(response.next_page_token());
+  response.Clear();
+  ASSERT_TRUE(service_->DoListActors(paged, &response).ok());
+  ASSERT_EQ(response.actors_size(), 1);
+  EXPECT_TRUE(response.next_page_token().empty());
+}
+
+TEST_F(QueryServiceTest, ListConditionsCountsStancesAndActors) {
+  v1::ListConditionsResponse response;
+  ASSERT_TRUE(service_->DoListConditions({}, &response).ok());
+  ASSERT_GE(response.conditions_size(), 3);
+  const auto& un = response.conditions(0);
+  EXPECT_EQ(un.kind(), "UN_MANDATE");
+  EXPECT_EQ(un.stance_count(), 4);
+  ASSERT_EQ(un.actors_size(), 2);
+  EXPECT_EQ(un.actors(0).actor().name(), "Azerbaijan");
+  EXPECT_EQ(un.actors(0).count(), 3);
+  EXPECT_EQ(un.actors(1).actor().id(), "IDN");
+
+  v1::ListConditionsRequest by_topic;
+  by_topic.set_topic("gaza-international-stabilization-force");
+  response.Clear();
+  ASSERT_TRUE(service_->DoListConditions(by_topic, &response).ok());
+  std::set<std::string> kinds;
+  for (const auto& c : response.conditions()) kinds.insert(c.kind());
+  EXPECT_EQ(kinds, (std::set<std::string>{"UN_MANDATE", "CLEAR_MANDATE"}));
+}
+
+TEST_F(QueryServiceTest, TimelineMarksPositionAndConditionChanges) {
+  v1::GetActorTimelineRequest r;
+  r.set_actor("Baku");
+  v1::GetActorTimelineResponse response;
+  ASSERT_TRUE(service_->DoGetActorTimeline(r, &response).ok());
+  EXPECT_EQ(response.actor().name(), "Azerbaijan");
+  ASSERT_EQ(response.entries_size(), 4);
+  EXPECT_EQ(response.entries(0).stance().id(), "a1");
+  EXPECT_FALSE(response.entries(0).position_changed());
+  EXPECT_TRUE(response.entries(1).position_changed());
+  EXPECT_EQ(response.entries(1).previous_position(), v1::POSITION_UNDECIDED);
+  EXPECT_TRUE(response.entries(1).conditions_changed());
+  EXPECT_EQ(response.entries(1).added_conditions(0), "UN_MANDATE");
+  EXPECT_FALSE(response.entries(2).position_changed());
+  EXPECT_FALSE(response.entries(2).conditions_changed());
+  EXPECT_TRUE(response.entries(3).conditions_changed());
+  EXPECT_EQ(response.entries(3).added_conditions(0), "CLEAR_MANDATE");
+
+  // Paging (and windows) compare the first entry with the stance before it.
+  r.set_page_size(2);
+  r.set_page_token("");
+  response.Clear();
+  ASSERT_TRUE(service_->DoGetActorTimeline(r, &response).ok());
+  r.set_page_token(response.next_page_token());
+  response.Clear();
+  ASSERT_TRUE(service_->DoGetActorTimeline(r, &response).ok());
+  ASSERT_EQ(response.entries_size(), 2);
+  EXPECT_EQ(response.entries(0).stance().id(), "a3");
+  EXPECT_EQ(response.entries(0).previous_position(), v1::POSITION_CONDITIONAL);
+  EXPECT_FALSE(response.entries(0).conditions_changed());
+
+  v1::GetActorTimelineRequest missing;
+  EXPECT_EQ(service_->DoGetActorTimeline(missing, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  missing.set_actor("Atlantis");
+  auto status = service_->DoGetActorTimeline(missing, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("Atlantis"), std::string::npos);
+}
+
+TEST_F(QueryServiceTest, ClaimsGroupCorroboratingReports) {
+  v1::ListClaimsRequest r;
+  r.set_actor("AZE");
+  r.set_condition("UN_MANDATE");
+  v1::ListClaimsResponse response;
+  ASSERT_TRUE(service_->DoListClaims(r, &response).ok());
+  ASSERT_EQ(response.claims_size(), 2);
+  EXPECT_EQ(response.total_size(), 2);
+  const auto& top = response.claims(0);  // a2 + a3: same position and kinds, two outlets
+  EXPECT_EQ(top.count(), 2);
+  EXPECT_EQ(top.position(), v1::POSITION_CONDITIONAL);
+  EXPECT_EQ(std::vector<std::string>(top.condition_kinds().begin(), top.condition_kinds().end()),
+            IdList{"UN_MANDATE"});
+  EXPECT_EQ(std::vector<std::string>(top.outlets().begin(), top.outlets().end()),
+            (IdList{"AnewZ", "Reuters"}));
+  EXPECT_EQ(top.first_seen().seconds(), 2000);
+  EXPECT_EQ(top.last_seen().seconds(), 3000);
+  EXPECT_EQ(top.latest().id(), "a3");
+  EXPECT_EQ(std::vector<std::string>(top.item_ids().begin(), top.item_ids().end()),
+            (IdList{"item-a3", "item-a2"}));
+  EXPECT_EQ(top.actor().name(), "Azerbaijan");
+  EXPECT_EQ(response.claims(1).count(), 1);
+
+  r.set_min_count(2);
+  response.Clear();
+  ASSERT_TRUE(service_->DoListClaims(r, &response).ok());
+  EXPECT_EQ(response.claims_size(), 1);
+
+  v1::ListClaimsRequest all;
+  all.set_page_size(2);
+  std::set<std::string> keys;
+  int pages = 0;
+  do {
+    response.Clear();
+    ASSERT_TRUE(service_->DoListClaims(all, &response).ok());
+    EXPECT_EQ(response.total_size(), 6);
+    for (const auto& c : response.claims()) keys.insert(c.actor().id() + c.latest().id());
+    all.set_page_token(response.next_page_token());
+    ++pages;
+  } while (!all.page_token().empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(keys.size(), 6u);
+}
+
+}  // namespace
+}  // namespace stancewire::query
