@@ -7,6 +7,8 @@
 
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/security.h"
+#include "common/service_flags.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
 #include "query-service/query_service.h"
@@ -16,19 +18,25 @@
 namespace {
 
 struct Flags {
-  std::string listen = "0.0.0.0:7410";
+  stancewire::CommonServiceFlags common{.listen = "0.0.0.0:7410",
+                                        .data_dir = STANCEWIRE_DEFAULT_DATA_DIR};
   std::string sink_listen;  // empty: the delivery stream shares --listen
   std::string store = "sqlite:data/local/query/stances.db";
-  std::string data_dir = STANCEWIRE_DEFAULT_DATA_DIR;
-  std::vector<std::string> actor_files;
   std::string page_token_key;
-  std::string log_level = "info";
-  int shutdown_grace_seconds = 10;
-  int max_message_bytes = 8 * 1024 * 1024;
+  std::string tls_client_ca;
+  std::vector<std::string> sink_allowed_identities;
   size_t max_batch_stances = 10000;
   size_t watch_queue = 1000;
   size_t max_watchers = 1000;
 };
+
+// "postgres://user:secret@db/x" -> "postgres://***@db/x": store URIs may carry credentials.
+std::string RedactUserInfo(const std::string& uri) {
+  const size_t scheme = uri.find("://");
+  const size_t at = uri.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return uri;
+  return uri.substr(0, scheme + 3) + "***" + uri.substr(at);
+}
 
 }  // namespace
 
@@ -37,30 +45,23 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"query-service: stores stances and answers queries over them"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--listen", flags.listen, "HOST:PORT for QueryService, health and reflection")
-      ->envname("STANCEWIRE_LISTEN");
+  stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--sink-listen", flags.sink_listen,
                  "HOST:PORT for the StanceSink delivery stream (empty: served on --listen)")
       ->envname("STANCEWIRE_SINK_LISTEN");
-  app.add_option("--store", flags.store, "where stances are kept: sqlite:PATH")
+  app.add_option("--store", flags.store,
+                 "where stances are kept: sqlite:PATH or postgres://USER@HOST:PORT/DB")
       ->envname("STANCEWIRE_STORE");
-  app.add_option("--data-dir", flags.data_dir, "folder of the knowledge files (actors/, ...)")
-      ->envname("STANCEWIRE_DATA_DIR");
-  app.add_option("--actors", flags.actor_files, "extra actor dictionary file (repeatable)")
-      ->envname("STANCEWIRE_ACTORS")
-      ->delimiter(',');
   app.add_option("--page-token-key", flags.page_token_key,
                  "secret that signs page tokens; share it between replicas (empty: random)")
       ->envname("STANCEWIRE_PAGE_TOKEN_KEY");
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->envname("STANCEWIRE_LOG_LEVEL");
-  app.add_option("--shutdown-grace", flags.shutdown_grace_seconds,
-                 "seconds in-flight calls get to finish on SIGTERM")
-      ->envname("STANCEWIRE_SHUTDOWN_GRACE")
-      ->check(CLI::Range(0, 3600));
-  app.add_option("--max-message-bytes", flags.max_message_bytes, "largest gRPC message accepted")
-      ->envname("STANCEWIRE_MAX_MESSAGE_BYTES")
-      ->check(CLI::Range(1024, 256 * 1024 * 1024));
+  app.add_option("--tls-client-ca", flags.tls_client_ca,
+                 "PEM CA: clients of the delivery stream must present a certificate from it")
+      ->envname("STANCEWIRE_TLS_CLIENT_CA");
+  app.add_option("--sink-allowed-identities", flags.sink_allowed_identities,
+                 "client certificate SANs/CNs allowed on the delivery stream (empty: any)")
+      ->envname("STANCEWIRE_SINK_ALLOWED_IDENTITIES")
+      ->delimiter(',');
   app.add_option("--max-batch-stances", flags.max_batch_stances,
                  "largest delivery batch accepted, in stances")
       ->envname("STANCEWIRE_MAX_BATCH_STANCES")
@@ -74,10 +75,38 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000));
   CLI11_PARSE(app, argc, argv);
 
-  if (!stancewire::InitLogging("query-service", flags.log_level)) return 2;
+  const auto& common = flags.common;
+  if (!stancewire::InitLogging("query-service", common.log_level)) return 2;
 
+  // With a separate stream port, mutual TLS applies there only; otherwise to the shared port.
+  const stancewire::TlsFiles api_tls{common.tls_cert, common.tls_key,
+                                     flags.sink_listen.empty() ? flags.tls_client_ca : "",
+                                     common.tls_refresh_seconds};
+  const stancewire::TlsFiles sink_tls{common.tls_cert, common.tls_key, flags.tls_client_ca,
+                                      common.tls_refresh_seconds};
+  if (!flags.tls_client_ca.empty() && !sink_tls.enabled()) {
+    spdlog::critical("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first");
+    return 1;
+  }
+  if (!flags.sink_allowed_identities.empty() && flags.tls_client_ca.empty()) {
+    spdlog::critical("--sink-allowed-identities needs --tls-client-ca: identities come from "
+                     "client certificates");
+    return 1;
+  }
+  if (std::string problem = stancewire::CheckTlsFiles(sink_tls, false); !problem.empty()) {
+    spdlog::critical("--tls-cert/--tls-key/--tls-client-ca: {}", problem);
+    return 1;
+  }
   std::string error;
-  stancewire::extraction::ExtractorConfig config{flags.data_dir, flags.actor_files};
+  std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
+  if (!common.tokens.empty()) {
+    authorizer = stancewire::TokenAuthorizer::Load(common.tokens, &error);
+    if (!authorizer) {
+      spdlog::critical("--tokens: {}", error);
+      return 1;
+    }
+  }
+  stancewire::extraction::ExtractorConfig config{common.data_dir, common.actor_files};
   auto extractor = stancewire::extraction::Extractor::Load(config, &error);
   if (!extractor) {
     spdlog::critical("cannot load knowledge files: {}", error);
@@ -89,44 +118,50 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  stancewire::query::StoreWriter writer;
   stancewire::query::WatchHub watch_hub({flags.watch_queue, flags.max_watchers});
+  stancewire::query::StoreWriter writer(store.get(), &watch_hub);
   stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
-                                                    flags.page_token_key, &watch_hub);
-  stancewire::query::StanceSinkService sink_service(store.get(), &writer, flags.max_batch_stances,
-                                                    &watch_hub);
+                                                    flags.page_token_key, &watch_hub,
+                                                    authorizer.get());
+  stancewire::query::StanceSinkService sink_service(
+      &writer, flags.max_batch_stances, {authorizer.get(), flags.sink_allowed_identities});
 
   stancewire::PrepareServerBuilderPlugins();
-  stancewire::ServerOptions options;
-  options.listen = flags.listen;
-  options.max_message_bytes = flags.max_message_bytes;
+  stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
+  options.credentials = stancewire::MakeServerCredentials(api_tls);
   std::vector<grpc::Service*> main_services = {&query_service};
   if (flags.sink_listen.empty()) main_services.push_back(&sink_service);
   int port = 0;
   auto server = stancewire::StartServer(options, main_services, &port);
   if (!server) return 1;
-  std::unique_ptr<grpc::Server> sink_server;
+  std::vector<grpc::Server*> servers = {server.get()};
+  std::unique_ptr<grpc::Server> sink_server, health_server;
   if (!flags.sink_listen.empty()) {
     auto sink_options = options;
     sink_options.listen = flags.sink_listen;
+    sink_options.credentials = stancewire::MakeServerCredentials(sink_tls);
     int sink_port = 0;
     sink_server = stancewire::StartServer(sink_options, {&sink_service}, &sink_port);
     if (!sink_server) return 1;
-    spdlog::info("delivery stream (StanceSink) on {} (port {})", flags.sink_listen, sink_port);
+    servers.push_back(sink_server.get());
+    spdlog::info("delivery stream (StanceSink) on {} (port {}, {})", flags.sink_listen, sink_port,
+                 !sink_tls.enabled()       ? "PLAINTEXT, no TLS"
+                 : sink_tls.ca.empty() ? "TLS"
+                                           : "mutual TLS");
   }
-  spdlog::info("query-service serving on {} (port {}), store {}, plaintext (no TLS)", flags.listen,
-               port, flags.store);
+  if (!common.health_listen.empty()) {
+    health_server = stancewire::StartHealthServer(common.health_listen);
+    if (!health_server) return 1;
+    servers.push_back(health_server.get());
+  }
+  spdlog::info("query-service serving on {} (port {}, {}{}), store {}", common.listen, port,
+               !api_tls.enabled() ? "PLAINTEXT, no TLS" : (api_tls.ca.empty() ? "TLS" : "mutual TLS"),
+               authorizer ? ", bearer tokens required" : ", no token required",
+               RedactUserInfo(flags.store));
 
-  int sig = stancewire::WaitForShutdownSignal();
-  spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig,
-               flags.shutdown_grace_seconds);
-  stancewire::SetServing(server.get(), false);
-  if (sink_server) stancewire::SetServing(sink_server.get(), false);
-  watch_hub.Close();  // watch streams never end by themselves: end them so draining can finish
-  auto deadline =
-      std::chrono::system_clock::now() + std::chrono::seconds(flags.shutdown_grace_seconds);
-  if (sink_server) sink_server->Shutdown(deadline);
-  server->Shutdown(deadline);
+  // Watch streams never end by themselves: end them once the servers stop taking calls.
+  stancewire::ServeUntilSignal(
+      servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] { watch_hub.Close(); });
   spdlog::info("query-service stopped");
   return 0;
 }

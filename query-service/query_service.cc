@@ -96,8 +96,13 @@ int32_t Clamp32(int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, IN
 }  // namespace
 
 QueryServiceImpl::QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
-                                   std::string page_token_key, WatchHub* watch_hub)
-    : store_(store), actors_(actors), tokens_(std::move(page_token_key)), watch_hub_(watch_hub) {}
+                                   std::string page_token_key, WatchHub* watch_hub,
+                                   const TokenAuthorizer* authorizer)
+    : store_(store),
+      actors_(actors),
+      tokens_(std::move(page_token_key)),
+      watch_hub_(watch_hub),
+      authorizer_(authorizer) {}
 
 void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filter) const {
   if (actor.empty()) return;
@@ -407,35 +412,41 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
 grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerContext* context,
                                                         const v1::ListStancesRequest* request,
                                                         v1::ListStancesResponse* response) {
-  return Answer<v1::ListStancesResponse>(context, DoListStances(*request, response));
+  grpc::Status allowed = Authorize(*context);
+  return Answer<v1::ListStancesResponse>(context, allowed.ok() ? DoListStances(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
                                                        const v1::ListActorsRequest* request,
                                                        v1::ListActorsResponse* response) {
-  return Answer<v1::ListActorsResponse>(context, DoListActors(*request, response));
+  grpc::Status allowed = Authorize(*context);
+  return Answer<v1::ListActorsResponse>(context, allowed.ok() ? DoListActors(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
                                                            const v1::ListConditionsRequest* request,
                                                            v1::ListConditionsResponse* response) {
-  return Answer<v1::ListConditionsResponse>(context, DoListConditions(*request, response));
+  grpc::Status allowed = Authorize(*context);
+  return Answer<v1::ListConditionsResponse>(context, allowed.ok() ? DoListConditions(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
     grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
     v1::GetActorTimelineResponse* response) {
-  return Answer<v1::GetActorTimelineResponse>(context, DoGetActorTimeline(*request, response));
+  grpc::Status allowed = Authorize(*context);
+  return Answer<v1::GetActorTimelineResponse>(context, allowed.ok() ? DoGetActorTimeline(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
                                                        const v1::ListClaimsRequest* request,
                                                        v1::ListClaimsResponse* response) {
-  return Answer<v1::ListClaimsResponse>(context, DoListClaims(*request, response));
+  grpc::Status allowed = Authorize(*context);
+  return Answer<v1::ListClaimsResponse>(context, allowed.ok() ? DoListClaims(*request, response) : allowed);
 }
 
 grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(
     grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) {
+  if (grpc::Status allowed = Authorize(*context); !allowed.ok()) return new RefusedWatch(allowed);
   if (!watch_hub_) {
     return new RefusedWatch(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                          "WatchStances is not enabled on this server"));

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/security.h"
 #include "extraction/extractor.h"
 #include "query-service/page_token.h"
 #include "query-service/stance_store.h"
@@ -19,9 +20,11 @@ inline constexpr size_t kMaxFilterBytes = 1024;
 // the same actor dictionary the extractor uses. Every refusal names the field and the problem.
 class QueryServiceImpl final : public v1::QueryService::CallbackService {
  public:
-  // `watch_hub` may be null: WatchStances then answers UNIMPLEMENTED.
+  // `watch_hub` may be null: WatchStances then answers UNIMPLEMENTED. `authorizer` may be null:
+  // every caller is then allowed; otherwise every call needs a token with the reader role.
   QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
-                   std::string page_token_key, WatchHub* watch_hub = nullptr);
+                   std::string page_token_key, WatchHub* watch_hub = nullptr,
+                   const TokenAuthorizer* authorizer = nullptr);
 
   grpc::ServerUnaryReactor* ListStances(grpc::CallbackServerContext* context,
                                         const v1::ListStancesRequest* request,
@@ -58,6 +61,9 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   template <typename Request>
   grpc::Status MakeFilter(const Request& request, StanceFilter* filter) const;
   void ResolveActor(const std::string& actor, StanceFilter* filter) const;
+  grpc::Status Authorize(const grpc::CallbackServerContext& context) const {
+    return authorizer_ ? authorizer_->Authorize(context, "reader") : grpc::Status::OK;
+  }
   void FillActor(const ActorRef& ref, v1::Actor* actor) const;
   grpc::Status DecodeToken(const std::string& token, const std::string& fingerprint,
                            std::optional<PageState>* state) const;
@@ -66,6 +72,7 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   const extraction::ActorDictionary* actors_;
   PageTokenCodec tokens_;
   WatchHub* watch_hub_;
+  const TokenAuthorizer* authorizer_;
 };
 
 }  // namespace stancewire::query

@@ -5,48 +5,72 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "common/security.h"
 #include "query-service/stance_store.h"
 #include "query-service/watch_hub.h"
 #include "stancewire/v1/delivery.grpc.pb.h"
 
 namespace stancewire::query {
 
-// Runs store writes off the gRPC callback threads, one at a time, in arrival order. Each delivery
-// stream has at most one batch here at once (it reads the next only after acknowledging), so the
-// queue is bounded by the number of streams.
+// Applies delivered batches to the store on one thread, off the gRPC callback threads. Batches
+// that queue up while a commit runs (from one pipelined stream or from several streams) go into
+// the next commit together: one transaction and one fsync for all of them. Each stream has at
+// most kMaxBatchesPerStream batches here at once, so the queue is bounded by the streams.
 class StoreWriter {
  public:
-  StoreWriter();
+  // `watch_hub` (optional) hears of every stance stored new or changed.
+  StoreWriter(StanceStore* store, WatchHub* watch_hub = nullptr,
+              size_t max_stances_per_commit = 20000);
   ~StoreWriter();  // finishes queued work, then stops
-  void Submit(std::function<void()> work);
+
+  using Done = std::function<void(const grpc::Status&)>;
+  void Submit(std::vector<v1::Stance> stances, Done done);
 
  private:
+  struct Job {
+    std::vector<v1::Stance> stances;
+    Done done;
+  };
   void Run();
+
+  StanceStore* store_;
+  WatchHub* watch_hub_;
+  const size_t max_stances_per_commit_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  std::deque<Job> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };
 
+// Who may open the delivery stream, beyond the transport's own checks (mutual TLS).
+struct SinkAccess {
+  const TokenAuthorizer* tokens = nullptr;  // when enabled: a writer token is required
+  std::vector<std::string> allowed_identities;  // when non-empty: a client certificate SAN/CN
+};
+
 class StanceSinkService final : public v1::StanceSink::CallbackService {
  public:
-  // `watch_hub` (optional) hears of every stance stored new or changed.
-  StanceSinkService(StanceStore* store, StoreWriter* writer, size_t max_batch_stances,
-                    WatchHub* watch_hub = nullptr)
-      : store_(store), writer_(writer), max_batch_stances_(max_batch_stances),
-        watch_hub_(watch_hub) {}
+  // Batches a stream may have read but not yet acknowledged: enough to keep the store busy while
+  // the next batch travels, few enough to bound memory per stream.
+  static constexpr size_t kMaxBatchesPerStream = 4;
+
+  StanceSinkService(StoreWriter* writer, size_t max_batch_stances, SinkAccess access = {})
+      : writer_(writer), max_batch_stances_(max_batch_stances), access_(std::move(access)) {}
 
   grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck>* Deliver(
       grpc::CallbackServerContext* context) override;
 
  private:
-  StanceStore* store_;
+  grpc::Status Admit(const grpc::CallbackServerContext& context) const;
+
   StoreWriter* writer_;
   size_t max_batch_stances_;
-  WatchHub* watch_hub_;
+  SinkAccess access_;
 };
 
 }  // namespace stancewire::query

@@ -9,9 +9,12 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libspdlog-dev libsqlite3-dev libcli11-dev libre2-dev libicu-dev libssl-dev
+  libpq-dev
   # tests, benchmarks, fuzzing
   googletest libgtest-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
+  # the PostgreSQL store's tests start a throwaway server
+  postgresql
 )
 # Extra packages a caller needs (e.g. STANCEWIRE_EXTRA_PACKAGES="postgresql podman").
 read -r -a extra <<< "${STANCEWIRE_EXTRA_PACKAGES:-}"

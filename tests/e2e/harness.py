@@ -37,6 +37,7 @@ class Service:
     def __init__(self, name, argv, workdir, port):
         self.name, self.argv, self.workdir, self.port = name, argv, workdir, port
         self.address = f"127.0.0.1:{port}"
+        self.health_address = self.address  # a plaintext --health-listen port when TLS is on
         self.proc = None
         self.log_path = os.path.join(workdir, f"{name}.log")
 
@@ -45,7 +46,7 @@ class Service:
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
         if wait:
-            wait_serving(self.address, timeout=30, proc=self.proc, log_path=self.log_path)
+            wait_serving(self.health_address, timeout=30, proc=self.proc, log_path=self.log_path)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
@@ -106,6 +107,7 @@ class Stack:
             "--backoff-initial-ms", "50", "--backoff-max-ms", "500", *ingest_args],
             workdir, self.ingest_port)
         self.channels = []
+        self.credentials = {}  # address -> grpc.ChannelCredentials, for TLS ports
 
     def start(self):
         self.query.start()
@@ -126,7 +128,8 @@ class Stack:
                 self.tmp.cleanup()
 
     def channel(self, address):
-        c = grpc.insecure_channel(address)
+        creds = self.credentials.get(address)
+        c = grpc.secure_channel(address, creds) if creds else grpc.insecure_channel(address)
         self.channels.append(c)
         return c
 

@@ -42,7 +42,8 @@ class WatchTest : public ::testing::Test {
   void Start(WatchOptions options) {
     hub_ = std::make_unique<WatchHub>(options);
     service_ = std::make_unique<QueryServiceImpl>(store_.get(), nullptr, "key", hub_.get());
-    sink_ = std::make_unique<StanceSinkService>(store_.get(), &writer_, 1000, hub_.get());
+    writer_ = std::make_unique<StoreWriter>(store_.get(), hub_.get());
+    sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000);
     PrepareServerBuilderPlugins();
     ServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
@@ -57,6 +58,7 @@ class WatchTest : public ::testing::Test {
     if (hub_) hub_->Close();
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
+    writer_.reset();
     std::filesystem::remove_all(dir_);
   }
 
@@ -78,8 +80,8 @@ class WatchTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::unique_ptr<SqliteStanceStore> store_;
-  StoreWriter writer_;
   std::unique_ptr<WatchHub> hub_;
+  std::unique_ptr<StoreWriter> writer_;
   std::unique_ptr<QueryServiceImpl> service_;
   std::unique_ptr<StanceSinkService> sink_;
   std::unique_ptr<grpc::Server> server_;

@@ -43,8 +43,8 @@ class DeliveryTest : public ::testing::Test {
   }
 
   void StartServer(int port) {
-    writer_ = std::make_unique<query::StoreWriter>();
-    sink_ = std::make_unique<query::StanceSinkService>(store_.get(), writer_.get(), 1000);
+    writer_ = std::make_unique<query::StoreWriter>(store_.get());
+    sink_ = std::make_unique<query::StanceSinkService>(writer_.get(), 1000);
     PrepareServerBuilderPlugins();
     ServerOptions options;
     options.listen = "127.0.0.1:" + std::to_string(port);
