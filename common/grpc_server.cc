@@ -75,11 +75,13 @@ std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen) {
   return server;
 }
 
-std::chrono::system_clock::time_point ServeUntilSignal(const std::vector<grpc::Server*>& servers,
-                                                       std::chrono::seconds grace) {
+std::chrono::system_clock::time_point ServeUntilSignal(
+    const std::vector<grpc::Server*>& servers, std::chrono::seconds grace,
+    const std::function<void()>& before_shutdown) {
   int sig = WaitForShutdownSignal();
   spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig, grace.count());
   for (auto* s : servers) SetServing(s, false);
+  if (before_shutdown) before_shutdown();
   auto deadline = std::chrono::system_clock::now() + grace;
   for (auto* s : servers) s->Shutdown(deadline);
   return deadline;
