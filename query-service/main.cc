@@ -11,6 +11,7 @@
 #include "common/service_flags.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
+#include "query-service/postgres_stance_store.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
 #include "query-service/stance_store.h"
@@ -119,6 +120,29 @@ int main(int argc, char** argv) {
   }
 
   stancewire::query::WatchHub watch_hub({flags.watch_queue, flags.max_watchers});
+  // Replicas share one PostgreSQL database: stances stored through another replica reach this
+  // replica's watchers through LISTEN/NOTIFY (this replica's own writes are published directly).
+  auto* postgres = dynamic_cast<stancewire::query::PostgresStanceStore*>(store.get());
+  if (postgres) {
+    bool started = postgres->StartChangeListener(
+        [&watch_hub, postgres](const stancewire::query::PostgresStanceStore::Change& change) {
+          if (change.local) return;
+          if (change.all) {
+            spdlog::warn("change notifications were interrupted: watchers here may have missed "
+                         "stances stored through other replicas meanwhile");
+            return;
+          }
+          std::vector<stancewire::v1::Stance> stances;
+          if (postgres->GetStances({change.id}, &stances).ok() && !stances.empty()) {
+            watch_hub.Publish(stances);
+          }
+        },
+        &error);
+    if (!started) {
+      spdlog::critical("cannot listen for changes in PostgreSQL: {}", error);
+      return 1;
+    }
+  }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
   stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
                                                     flags.page_token_key, &watch_hub,
@@ -161,7 +185,10 @@ int main(int argc, char** argv) {
 
   // Watch streams never end by themselves: end them once the servers stop taking calls.
   stancewire::ServeUntilSignal(
-      servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] { watch_hub.Close(); });
+      servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
+        if (postgres) postgres->StopChangeListener();
+        watch_hub.Close();
+      });
   spdlog::info("query-service stopped");
   return 0;
 }

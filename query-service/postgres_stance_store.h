@@ -36,7 +36,9 @@ class PostgresStanceStore : public StanceStore {
  public:
   static constexpr const char* kNotifyChannel = "stancewire_stances";
   static constexpr const char* kChangedMarker = "changed";
-  static constexpr size_t kMaxNotifiedIds = 100;
+  // One notification per changed id up to this many (a whole commit of the store writer);
+  // beyond it, one kChangedMarker.
+  static constexpr size_t kMaxNotifiedIds = 20000;
   static constexpr size_t kMaxConnections = 8;
 
   // Connects to `uri` (postgres://... or postgresql://..., handed to libpq unchanged, so PG*

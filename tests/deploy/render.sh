@@ -2,7 +2,9 @@
 # (a) Every overlay under deploy/k8s/overlays/ renders with kustomize (`kubectl kustomize`,
 # kustomize v5 built in), into $STANCEWIRE_DEPLOY_WORK/rendered/OVERLAY.yaml (default
 # /tmp/stancewire-deploy). Also checks that rendering is deterministic and that every overlay
-# yields Deployments or StatefulSets. Exits non-zero on failure; the last line is a summary.
+# yields Deployments or StatefulSets. Also renders the test-only variants in tests/deploy/variants/
+# (an overlay plus an optional component, e.g. single+tls, ha+tokens) so that validate.sh checks
+# those combinations too. Exits non-zero on failure; the last line is a summary.
 source "$(dirname "$0")/lib.sh"
 start=$SECONDS
 version=$(check_kustomize_version)
@@ -10,7 +12,7 @@ out="$work/rendered"
 rm -rf "$out"
 mkdir -p "$out"
 rendered=()
-for dir in "$k8s"/overlays/*/; do
+for dir in "$k8s"/overlays/*/ "$deploy_tests"/variants/*/; do
   overlay=$(basename "$dir")
   kustomize_build "$dir" >"$out/$overlay.yaml" 2>"$out/$overlay.err" ||
     die "overlay $overlay does not render: $(cat "$out/$overlay.err")"
@@ -20,5 +22,7 @@ for dir in "$k8s"/overlays/*/; do
     die "overlay $overlay renders no workload"
   rendered+=("$overlay($(grep -c '^kind:' "$out/$overlay.yaml"))")
 done
-((${#rendered[@]} >= 2)) || die "expected the overlays single and ha, found ${rendered[*]:-none}"
-echo "render: ${#rendered[@]} overlays rendered with kustomize $version: ${rendered[*]} -> $out ($((SECONDS - start)) s)"
+for overlay in single ha; do
+  [[ -s "$out/$overlay.yaml" ]] || die "expected the overlays single and ha, found ${rendered[*]:-none}"
+done
+echo "render: ${#rendered[@]} overlays and variants rendered with kustomize $version: ${rendered[*]} -> $out ($((SECONDS - start)) s)"
