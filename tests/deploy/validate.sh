@@ -3,7 +3,8 @@
 # (npm kubernetes-models v5), has no field those schemas lack, and follows the project's rules
 # (security context, gRPC probes, resources, references, the delivery-stream NetworkPolicy, what
 # single and ha promise): tests/deploy/validate/validate.mjs. A self-test first plants known
-# mistakes in the single overlay and fails unless each one is caught.
+# mistakes in the single and ha overlays and fails unless each one is caught. Also validates the
+# test-only variants of tests/deploy/variants/ (overlay + component) that render.sh renders.
 # Installs its npm packages from package-lock.json into tests/deploy/validate/node_modules.
 source "$(dirname "$0")/lib.sh"
 start=$SECONDS
@@ -18,6 +19,6 @@ fi
 "$deploy_tests/render.sh" >/dev/null
 args=()
 for f in "$work"/rendered/*.yaml; do args+=("$(basename "$f" .yaml)=$f"); done
-node "$validator/validate.mjs" --self-test "$work/rendered/single.yaml" || die "validator self-test failed"
+node "$validator/validate.mjs" --self-test "single=$work/rendered/single.yaml" "ha=$work/rendered/ha.yaml" || die "validator self-test failed"
 node "$validator/validate.mjs" "${args[@]}" || die "rendered manifests are invalid (see FAIL lines above)"
 echo "validate: all overlays valid ($((SECONDS - start)) s)"

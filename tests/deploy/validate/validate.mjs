@@ -10,7 +10,14 @@
 //      object against the model's TypeScript declarations and rejects properties they do not have;
 //   3. the project's rules: security context, probes, resources, references between objects
 //      (ConfigMaps, Secrets, claims, Service selectors and target ports, NetworkPolicies, PDB and
-//      HPA targets), the delivery-stream NetworkPolicy, and what each overlay promises.
+//      HPA targets), the delivery-stream NetworkPolicy, and what each overlay promises;
+//   4. TLS and tokens (deploy/k8s/components/tls, components/tokens): every certificate, key, CA
+//      and tokens file an env variable names lies in a read-only, whole (no subPath) Secret volume
+//      that uid 65532 can read and no one else, under a key the Secret has; with TLS on, the
+//      probes use the plaintext health port, which is a container port and allowed by a
+//      NetworkPolicy; both sides of the delivery stream agree (TLS, mutual TLS, tokens); secret
+//      values come from Secrets, never from ConfigMaps.
+// OVERLAY may name a variant, BASE+COMPONENT (single+tls): BASE's promises apply to it.
 // Prints one line per problem and a summary; exits 1 when there is any problem.
 import fs from "node:fs";
 import path from "node:path";
@@ -23,8 +30,22 @@ const apimachineryRoot = path.dirname(
   require.resolve("@kubernetes-models/apimachinery/package.json"),
 );
 
-// Secrets the ha overlay expects to be created out of band (deploy/README.md).
-const EXTERNAL_SECRETS = new Set(["stancewire-postgres", "stancewire-query"]);
+// Secrets the ha overlay and the tls and tokens components expect to be created out of band
+// (deploy/README.md), with their keys.
+const EXTERNAL_SECRETS = new Map([
+  ["stancewire-postgres", ["password"]],
+  ["stancewire-query", ["page-token-key"]],
+  ["stancewire-ca", ["ca.crt"]],
+  ["stancewire-query-tls", ["tls.crt", "tls.key"]],
+  ["stancewire-ingest-tls", ["tls.crt", "tls.key"]],
+  ["stancewire-ingest-client-tls", ["tls.crt", "tls.key"]],
+  ["stancewire-query-tokens", ["tokens"]],
+  ["stancewire-ingest-tokens", ["tokens", "query-token"]],
+]);
+// Environment variables that name files of secret material, and that carry secret values.
+const SECRET_FILE_VARS = ["STANCEWIRE_TLS_CERT", "STANCEWIRE_TLS_KEY", "STANCEWIRE_TLS_CLIENT_CA",
+  "STANCEWIRE_QUERY_CA", "STANCEWIRE_QUERY_CERT", "STANCEWIRE_QUERY_KEY", "STANCEWIRE_TOKENS"];
+const SECRET_VALUE_VARS = ["STANCEWIRE_QUERY_TOKEN", "STANCEWIRE_PAGE_TOKEN_KEY", "PGPASSWORD"];
 
 const problems = [];
 let checked = 0;
@@ -135,6 +156,11 @@ function projectRules(overlay, objs) {
   const secrets = new Set(byKind("Secret").map((o) => o.metadata.name));
   const claims = new Set(byKind("PersistentVolumeClaim").map((o) => o.metadata.name));
   const W = (o) => `${overlay} ${o.kind}/${o.metadata.name}`;
+  const secretKeys = (name) => {
+    const s = named("Secret", name);
+    if (s) return new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})]);
+    return EXTERNAL_SECRETS.has(name) ? new Set(EXTERNAL_SECRETS.get(name)) : null;
+  };
 
   for (const o of objs) {
     if (o.kind !== "Namespace" && !o.metadata.namespace) problem(`${overlay} ${o.kind}/${o.metadata.name}`, "has no namespace");
@@ -185,6 +211,7 @@ function projectRules(overlay, objs) {
       for (const e of c.env ?? []) {
         const s = e.valueFrom?.secretKeyRef;
         if (s && !secrets.has(s.name) && !EXTERNAL_SECRETS.has(s.name)) problem(C, `Secret ${s.name} is unknown`);
+        else if (s && secretKeys(s.name) && !secretKeys(s.name).has(s.key)) problem(C, `Secret ${s.name} has no key ${s.key}`);
         const m = e.valueFrom?.configMapKeyRef;
         if (m && !configMaps.has(m.name)) problem(C, `ConfigMap ${m.name} is not rendered`);
       }
@@ -257,7 +284,10 @@ function projectRules(overlay, objs) {
   }
   if (!sinkAllowed) problem(overlay, "no NetworkPolicy lets ingest-service reach query-service on 7411");
 
-  // What each overlay promises.
+  tlsRules(overlay, objs, { query, ingest, env, named, secretKeys });
+
+  // What each overlay promises (a variant BASE+COMPONENT promises what BASE does).
+  overlay = overlay.split("+")[0];
   const store = env(query, "STANCEWIRE_STORE") ?? "";
   const vol = (w, mountPath) => {
     const m = w.spec.template.spec.containers[0].volumeMounts.find((x) => x.mountPath === mountPath);
@@ -279,6 +309,14 @@ function projectRules(overlay, objs) {
     for (const name of ["PGPASSWORD", "STANCEWIRE_PAGE_TOKEN_KEY"]) {
       if (!(c.env ?? []).some((e) => e.name === name && e.valueFrom?.secretKeyRef)) problem(overlay, `query-service ${name} does not come from a Secret`);
     }
+    // TLS on in ha (components/tls): every port, mutual TLS on the stream, ingest-service's identity.
+    for (const name of ["STANCEWIRE_TLS_CERT", "STANCEWIRE_TLS_KEY", "STANCEWIRE_TLS_CLIENT_CA", "STANCEWIRE_HEALTH_LISTEN"]) {
+      if (!env(query, name)) problem(overlay, `query-service has no ${name} (TLS is on in ha)`);
+    }
+    if (!(env(query, "STANCEWIRE_SINK_ALLOWED_IDENTITIES") ?? "").split(",").includes("ingest-service")) problem(overlay, "query-service STANCEWIRE_SINK_ALLOWED_IDENTITIES does not list ingest-service");
+    for (const name of ["STANCEWIRE_TLS_CERT", "STANCEWIRE_TLS_KEY", "STANCEWIRE_QUERY_CA", "STANCEWIRE_QUERY_CERT", "STANCEWIRE_QUERY_KEY", "STANCEWIRE_HEALTH_LISTEN"]) {
+      if (!env(ingest, name)) problem(overlay, `ingest-service has no ${name} (TLS is on in ha)`);
+    }
     if (ingest.kind !== "StatefulSet" || !(ingest.spec.replicas >= 2)) problem(overlay, "ingest-service is not a StatefulSet with 2 or more replicas");
     else if (!vol(ingest, "/var/lib/stancewire")?.spec?.accessModes) problem(overlay, "ingest-service outbox is not from volumeClaimTemplates");
     for (const w of [query, ingest]) {
@@ -289,6 +327,76 @@ function projectRules(overlay, objs) {
     const host = store.match(/@([^:/]+):/)?.[1];
     if (host && !named("Service", host)) console.log(`note: ${overlay}: database host ${host} is not a rendered Service (external database)`);
   }
+}
+
+// ---- 4. TLS and tokens ----------------------------------------------------------------------------
+
+function tlsRules(overlay, objs, { query, ingest, env, named, secretKeys }) {
+  const policies = objs.filter((o) => o.kind === "NetworkPolicy");
+  const portOf = (hostPort) => Number((hostPort ?? "").match(/:(\d+)$/)?.[1]);
+  for (const w of [query, ingest]) {
+    const spec = w.spec.template.spec;
+    const c = spec.containers[0];
+    const C = `${overlay} ${w.kind}/${w.metadata.name} container ${c.name}`;
+    const fromSecret = (name) => (c.env ?? []).some((e) => e.name === name && e.valueFrom?.secretKeyRef);
+    for (const name of SECRET_VALUE_VARS) {
+      if (env(w, name) !== undefined && !fromSecret(name)) problem(C, `${name} is set, but not from a Secret (secret values do not belong in ConfigMaps or manifests)`);
+    }
+    // Every secret file: in a whole, read-only Secret volume, readable by group 65532 only.
+    for (const name of SECRET_FILE_VARS) {
+      const file = env(w, name);
+      if (file === undefined) continue;
+      const mount = (c.volumeMounts ?? []).filter((m) => file.startsWith(m.mountPath.replace(/\/$/, "") + "/"))
+        .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+      if (!mount) { problem(C, `${name}=${file} is not in a mounted volume`); continue; }
+      const vol = (spec.volumes ?? []).find((v) => v.name === mount.name);
+      if (!vol?.secret) { problem(C, `${name}=${file} is not in a Secret volume (volume ${mount.name})`); continue; }
+      if (mount.subPath || mount.subPathExpr) problem(C, `${name}: volume ${mount.name} is mounted with subPath, which never receives Secret updates (no rotation)`);
+      if (mount.readOnly !== true) problem(C, `${name}: volume ${mount.name} is not mounted readOnly`);
+      const rel = file.slice(mount.mountPath.replace(/\/$/, "").length + 1);
+      const items = vol.secret.items;
+      const item = items?.find((i) => i.path === rel);
+      if (items && !item) problem(C, `${name}=${file}: ${rel} is not among the items of volume ${mount.name}`);
+      const keys = secretKeys(vol.secret.secretName);
+      const key = item ? item.key : rel;
+      if (keys && !keys.has(key)) problem(C, `${name}=${file}: Secret ${vol.secret.secretName} has no key ${key}`);
+      const mode = item?.mode ?? vol.secret.defaultMode ?? 0o644;
+      if (mode & 0o007) problem(C, `${name}: volume ${mount.name} files are world-accessible (mode ${mode.toString(8)})`);
+      if (!(mode & 0o040) || spec.securityContext?.fsGroup !== 65532) problem(C, `${name}: uid 65532 cannot read ${file} (needs group-read mode and fsGroup 65532, has mode ${mode.toString(8)}, fsGroup ${spec.securityContext?.fsGroup})`);
+    }
+    const pairs = [["STANCEWIRE_TLS_CERT", "STANCEWIRE_TLS_KEY"], ["STANCEWIRE_QUERY_CERT", "STANCEWIRE_QUERY_KEY"]];
+    for (const [a, b] of pairs) if ((env(w, a) === undefined) !== (env(w, b) === undefined)) problem(C, `${a} and ${b} go together`);
+    if (env(w, "STANCEWIRE_TLS_CLIENT_CA") && !env(w, "STANCEWIRE_TLS_CERT")) problem(C, "STANCEWIRE_TLS_CLIENT_CA without STANCEWIRE_TLS_CERT (mutual TLS is TLS first)");
+    if (env(w, "STANCEWIRE_SINK_ALLOWED_IDENTITIES") && !env(w, "STANCEWIRE_TLS_CLIENT_CA")) problem(C, "STANCEWIRE_SINK_ALLOWED_IDENTITIES without STANCEWIRE_TLS_CLIENT_CA");
+    // The health port: a container port, allowed by a NetworkPolicy; with TLS on, the probes' port.
+    const health = env(w, "STANCEWIRE_HEALTH_LISTEN");
+    const tls = env(w, "STANCEWIRE_TLS_CERT") !== undefined;
+    if (tls && !health) { problem(C, "TLS is on but there is no STANCEWIRE_HEALTH_LISTEN: native gRPC probes cannot speak TLS"); continue; }
+    if (!health) continue;
+    const hp = portOf(health);
+    const tlsPorts = [env(w, "STANCEWIRE_LISTEN"), env(w, "STANCEWIRE_SINK_LISTEN")].map(portOf);
+    if (!hp || tlsPorts.includes(hp)) { problem(C, `STANCEWIRE_HEALTH_LISTEN=${health} is not a port of its own`); continue; }
+    const cport = (c.ports ?? []).find((p) => p.containerPort === hp);
+    if (!cport) problem(C, `health port ${hp} is not a container port`);
+    if (tls) {
+      for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+        const port = c[probe]?.grpc?.port;
+        if (port !== hp) problem(C, `${probe} uses port ${port}, not the plaintext health port ${hp} (the kubelet's gRPC probe cannot speak TLS)`);
+      }
+    }
+    const labels = w.spec.template.metadata.labels;
+    const allowed = policies.some((n) => matches(n.spec.podSelector.matchLabels, labels) && (n.spec.ingress ?? []).some((r) =>
+      !r.ports || r.ports.some((p) => p.port === hp || (cport?.name && p.port === cport.name))));
+    if (!allowed) problem(C, `no NetworkPolicy allows the health port ${hp} (probes would fail where policies are enforced)`);
+  }
+  // Both ends of the delivery stream agree.
+  const queryTls = env(query, "STANCEWIRE_TLS_CERT") !== undefined;
+  const ingestCa = env(ingest, "STANCEWIRE_QUERY_CA") !== undefined;
+  if (queryTls && !ingestCa) problem(overlay, "query-service serves TLS but ingest-service has no STANCEWIRE_QUERY_CA (it would speak plaintext to the stream)");
+  if (!queryTls && ingestCa) problem(overlay, "ingest-service expects TLS on the stream (STANCEWIRE_QUERY_CA) but query-service serves plaintext");
+  if (env(query, "STANCEWIRE_TLS_CLIENT_CA") && !env(ingest, "STANCEWIRE_QUERY_CERT")) problem(overlay, "query-service requires client certificates on the stream but ingest-service has no STANCEWIRE_QUERY_CERT");
+  if (env(query, "STANCEWIRE_TOKENS") && !env(ingest, "STANCEWIRE_QUERY_TOKEN")) problem(overlay, "query-service requires tokens but ingest-service has no STANCEWIRE_QUERY_TOKEN");
+  if (env(query, "STANCEWIRE_TOKENS") && !queryTls) problem(overlay, "query-service takes tokens over plaintext (add components/tls)");
 }
 
 // ---- self-test: each known mistake must be caught -------------------------------------------------
@@ -314,17 +422,41 @@ const MUTATIONS = {
   "unhashed ConfigMap": (objs) => { dep(objs, "ingest-service").spec.template.spec.containers[0].envFrom[0].configMapRef.name = "ingest-service-config"; },
   "outbox on emptyDir": (objs) => { const v = dep(objs, "ingest-service").spec.template.spec.volumes.find((x) => x.persistentVolumeClaim); delete v.persistentVolumeClaim; v.emptyDir = {}; },
   "Service port unmatched": (objs) => { objs.find((o) => o.kind === "Service" && o.metadata.name === "query-service-sink").spec.ports[0].targetPort = "sink"; },
+  // On ha (TLS on): components/tls.
+  "ha: probe on the TLS port": (objs) => { wl(objs, "ingest-service").spec.template.spec.containers[0].readinessProbe.grpc.port = 7400; },
+  "ha: health port not on the container": (objs) => { const c = dep(objs, "query-service").spec.template.spec.containers[0]; c.ports = c.ports.filter((p) => p.containerPort !== 7412); },
+  "ha: health port blocked": (objs) => { objs.splice(objs.findIndex((o) => o.kind === "NetworkPolicy" && o.metadata.name === "ingest-service-health"), 1); },
+  "ha: no health port": (objs) => { delete cm(objs, "query-service-config").data.STANCEWIRE_HEALTH_LISTEN; },
+  "ha: key outside the Secret": (objs) => { cm(objs, "ingest-service-config").data.STANCEWIRE_QUERY_KEY = "/etc/stancewire/query-client/client.key"; },
+  "ha: file on no mount": (objs) => { cm(objs, "query-service-config").data.STANCEWIRE_TLS_CLIENT_CA = "/etc/ssl/ca.crt"; },
+  "ha: subPath Secret mount": (objs) => { dep(objs, "query-service").spec.template.spec.containers[0].volumeMounts.find((m) => m.name === "tls").subPath = "tls.crt"; },
+  "ha: writable Secret mount": (objs) => { delete wl(objs, "ingest-service").spec.template.spec.containers[0].volumeMounts.find((m) => m.name === "ca").readOnly; },
+  "ha: world-readable Secret": (objs) => { dep(objs, "query-service").spec.template.spec.volumes.find((v) => v.name === "tls").secret.defaultMode = 0o644; },
+  "ha: plaintext client of a TLS stream": (objs) => { delete cm(objs, "ingest-service-config").data.STANCEWIRE_QUERY_CA; },
+  "ha: token in a ConfigMap": (objs) => { cm(objs, "ingest-service-config").data.STANCEWIRE_QUERY_TOKEN = "0123456789abcdef0123"; },
 };
 function dep(objs, name) { return objs.find((o) => o.kind === "Deployment" && o.metadata.name === name); }
+function wl(objs, name) { return objs.find((o) => ["Deployment", "StatefulSet"].includes(o.kind) && o.metadata.name === name); }
+function cm(objs, prefix) { return objs.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith(prefix + "-")); }
 
-async function selfTest(file) {
-  const text = fs.readFileSync(file, "utf8");
+// Mutations named "OVERLAY: ..." are planted in that overlay, the others in single. The unmutated
+// overlays must pass, or a mistake could hide behind an existing problem.
+async function selfTest(files) {
+  const texts = Object.fromEntries(files.map((a) => a.includes("=") ? a.split("=") : ["single", a]).map(([o, f]) => [o, fs.readFileSync(f, "utf8")]));
   const missed = [];
+  for (const [overlay, text] of Object.entries(texts)) {
+    const before = problems.length;
+    await check(overlay, YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean));
+    if (problems.length !== before) missed.push(`(none: the unmutated ${overlay} overlay already fails)`);
+    problems.length = before;
+  }
   for (const [name, mutate] of Object.entries(MUTATIONS)) {
-    const objs = YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+    const overlay = name.match(/^(\w+): /)?.[1] ?? "single";
+    if (!texts[overlay]) { missed.push(`${name} (no ${overlay} manifests given)`); continue; }
+    const objs = YAML.parseAllDocuments(texts[overlay]).map((d) => d.toJS()).filter(Boolean);
     mutate(objs);
     const before = problems.length;
-    await check("single", objs);
+    await check(overlay, objs);
     if (problems.length === before) missed.push(name);
     problems.length = before;
   }
@@ -336,7 +468,7 @@ async function selfTest(file) {
 const summary = [];
 const args = process.argv.slice(2);
 if (args[0] === "--self-test") {
-  const missed = await selfTest(args[1]);
+  const missed = await selfTest(args.slice(1));
   for (const m of missed) console.log(`FAIL self-test: the mistake "${m}" was not caught`);
   console.log(`validate self-test: ${Object.keys(MUTATIONS).length - missed.length} of ${Object.keys(MUTATIONS).length} planted mistakes caught`);
   process.exit(missed.length ? 1 : 0);
