@@ -161,6 +161,14 @@ std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
   return authorizer;
 }
 
+bool TokenAuthorizer::LoadOptional(const std::string& path, std::unique_ptr<TokenAuthorizer>* out,
+                                   std::string* error) {
+  out->reset();
+  if (path.empty()) return true;
+  *out = Load(path, error);
+  return *out != nullptr;
+}
+
 grpc::Status TokenAuthorizer::Authorize(const grpc::ServerContextBase& context,
                                         std::string_view role) const {
   if (!enabled_) return grpc::Status::OK;

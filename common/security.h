@@ -46,6 +46,10 @@ class TokenAuthorizer {
   TokenAuthorizer() = default;
   // nullptr with "FILE:LINE: problem" in *error.
   static std::unique_ptr<TokenAuthorizer> Load(const std::string& path, std::string* error);
+  // For a --tokens flag: no path, no authorizer (*out stays null, every caller allowed). False
+  // with the problem in *error when the file is bad.
+  static bool LoadOptional(const std::string& path, std::unique_ptr<TokenAuthorizer>* out,
+                           std::string* error);
 
   // OK; UNAUTHENTICATED when the `authorization: Bearer TOKEN` metadata is missing or names no
   // known token; PERMISSION_DENIED when the token lacks `role`. Tokens are compared in constant

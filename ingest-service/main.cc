@@ -113,12 +113,9 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   }
   std::string error;
   std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
-  if (!common.tokens.empty()) {
-    authorizer = stancewire::TokenAuthorizer::Load(common.tokens, &error);
-    if (!authorizer) {
-      spdlog::critical("--tokens: {}", error);
-      return 1;
-    }
+  if (!stancewire::TokenAuthorizer::LoadOptional(common.tokens, &authorizer, &error)) {
+    spdlog::critical("--tokens: {}", error);
+    return 1;
   }
   stancewire::ingest::OutboxOptions outbox_options;
   outbox_options.path = flags.outbox;

@@ -100,12 +100,9 @@ int main(int argc, char** argv) {
   }
   std::string error;
   std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
-  if (!common.tokens.empty()) {
-    authorizer = stancewire::TokenAuthorizer::Load(common.tokens, &error);
-    if (!authorizer) {
-      spdlog::critical("--tokens: {}", error);
-      return 1;
-    }
+  if (!stancewire::TokenAuthorizer::LoadOptional(common.tokens, &authorizer, &error)) {
+    spdlog::critical("--tokens: {}", error);
+    return 1;
   }
   stancewire::extraction::ExtractorConfig config{common.data_dir, common.actor_files};
   auto extractor = stancewire::extraction::Extractor::Load(config, &error);

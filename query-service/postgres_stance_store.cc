@@ -139,33 +139,6 @@ std::string Trimmed(const char* message) {
   return s;
 }
 
-std::vector<std::string> Words(const std::string& text) {
-  std::vector<std::string> words;
-  std::istringstream in(text);
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-std::string JoinKinds(const std::vector<std::string>& kinds) {
-  std::string out;
-  for (const auto& k : kinds) {
-    if (!out.empty()) out += ',';
-    out += k;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitKinds(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    size_t comma = joined.find(',');
-    out.emplace_back(joined.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    joined.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 // A text[] literal: every element quoted, with '"' and '\' escaped.
 std::string ArrayLiteral(const std::vector<std::string>& values) {
   std::string out = "{";
@@ -369,7 +342,7 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
   }
   if (!filter.topic.empty()) {
     w += " AND (" + Fold("s.topic") + " = " + Fold(sql->P(filter.topic));
-    const auto words = Words(filter.topic);
+    const auto words = SplitWords(filter.topic);
     if (!words.empty()) {
       w += " OR (TRUE";
       for (const auto& word : words) {
@@ -411,7 +384,7 @@ grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const std::string& topic
   Sql sql;
   sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE " + Fold("topic") + " = " +
              Fold(sql.P(topic));
-  const auto words = Words(topic);
+  const auto words = SplitWords(topic);
   if (!words.empty()) {
     sql.text += " OR (TRUE";
     for (const auto& w : words) {

@@ -173,33 +173,6 @@ std::string LikePattern(const std::string& word) {
   return out;
 }
 
-std::vector<std::string> Words(const std::string& text) {
-  std::vector<std::string> words;
-  std::istringstream in(text);
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-std::string JoinKinds(const std::vector<std::string>& kinds) {
-  std::string out;
-  for (const auto& k : kinds) {
-    if (!out.empty()) out += ',';
-    out += k;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitKinds(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    size_t comma = joined.find(',');
-    out.emplace_back(joined.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    joined.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 // SQL text with numbered parameters, bound after prepare.
 struct Sql {
   std::string text;
@@ -298,7 +271,7 @@ static grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const std::stri
   Sql sql;
   sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic) +
              " COLLATE NOCASE";
-  auto words = Words(topic);
+  auto words = SplitWords(topic);
   if (!words.empty()) {
     sql.text += " OR (1=1";
     for (const auto& w : words) {
@@ -408,7 +381,7 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
     uses_s = true;
     // Each stance against its own key and label (the keys above were candidates).
     w += " AND (s.topic = " + sql->P(filter.topic) + " COLLATE NOCASE";
-    auto words = Words(filter.topic);
+    auto words = SplitWords(filter.topic);
     if (!words.empty()) {
       w += " OR (1=1";
       for (const auto& word : words) {

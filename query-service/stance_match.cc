@@ -4,14 +4,34 @@
 #include <sstream>
 
 namespace stancewire::query {
-namespace {
-
 std::vector<std::string> SplitWords(const std::string& text) {
   std::vector<std::string> words;
   std::istringstream in(text);
   for (std::string w; in >> w;) words.push_back(w);
   return words;
 }
+
+std::string JoinKinds(const std::vector<std::string>& kinds) {
+  std::string out;
+  for (const auto& k : kinds) {
+    if (!out.empty()) out += ',';
+    out += k;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitKinds(std::string_view joined) {
+  std::vector<std::string> out;
+  while (!joined.empty()) {
+    size_t comma = joined.find(',');
+    out.emplace_back(joined.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    joined.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+namespace {
 
 bool EqualsNoCase(const std::string& a, const std::string& b) {
   return a.size() == b.size() && AsciiLower(a) == AsciiLower(b);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "stancewire/v1/stance.pb.h"
@@ -159,7 +160,8 @@ class StanceStore {
                                   ClaimPage* page) = 0;
 };
 
-// Opens the store named by a URI: "sqlite:PATH" (the folder is created if missing).
+// Opens the store named by a URI: "sqlite:PATH" (the folder is created if missing), or
+// "postgres://USER@HOST:PORT/DB" / "postgresql://..." (handed to libpq unchanged).
 // Returns nullptr with the reason in *error.
 std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string* error);
 
@@ -168,5 +170,12 @@ google::protobuf::Timestamp NanosTimestamp(int64_t nanos);
 
 // The sorted, distinct condition kinds of a stance.
 std::vector<std::string> ConditionKinds(const v1::Stance& stance);
+
+// Condition kinds as the stores keep them in one column: "CLEAR_MANDATE,UN_MANDATE".
+std::string JoinKinds(const std::vector<std::string>& kinds);
+std::vector<std::string> SplitKinds(std::string_view joined);
+
+// Filter text split on white space.
+std::vector<std::string> SplitWords(const std::string& text);
 
 }  // namespace stancewire::query
