@@ -3,16 +3,16 @@
 // insert rate measured in the same run. See docs/delivery.md.
 //
 //   build/bench/delivery_bench [--stances 200000] [--clients 32] [--sync full|normal|off]
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -34,10 +34,9 @@ namespace v1 = stancewire::v1;
 using Clock = std::chrono::steady_clock;
 
 // States whose names the extractor knows; each sentence gives one holder one stance.
-const char* kHolders[] = {"Turkey",  "Egypt",   "Indonesia", "Pakistan", "Jordan",  "Qatar",
-                          "Italy",   "Canada",  "Brazil",    "Kenya",    "Japan",   "Norway",
-                          "Chile",   "Ghana",   "Spain",     "Peru",     "Mexico",  "Poland",
-                          "Sweden",  "Greece"};
+const char* kHolders[] = {"Turkey", "Egypt",  "Indonesia", "Pakistan", "Jordan", "Qatar", "Italy",
+                          "Canada", "Brazil", "Kenya",     "Japan",    "Norway", "Chile", "Ghana",
+                          "Spain",  "Peru",   "Mexico",    "Poland",   "Sweden", "Greece"};
 const char* kVerbs[] = {"rejected", "welcomed", "backed", "opposed"};
 
 v1::NewsItem MakeItem(int n) {
@@ -136,7 +135,8 @@ int main(int argc, char** argv) {
   CLI::App app{"delivery_bench: stances/s end to end vs the bare store"};
   app.add_option("--stances", target, "stances to push end to end (at least)");
   app.add_option("--clients", clients, "concurrent Ingest callers");
-  app.add_option("--sync", sync, "outbox fsync policy")->check(CLI::IsMember({"full", "normal", "off"}));
+  app.add_option("--sync", sync, "outbox fsync policy")
+      ->check(CLI::IsMember({"full", "normal", "off"}));
   app.add_option("--build", build, "build folder holding the binaries");
   CLI11_PARSE(app, argc, argv);
 
@@ -150,10 +150,11 @@ int main(int argc, char** argv) {
   pid_t query = Spawn({build + "/query-service/query-service", "--listen", query_addr, "--store",
                        "sqlite:" + store_path, "--log-level", "warn"},
                       (dir / "query.log").string());
-  pid_t ingest = Spawn({build + "/ingest-service/ingest-service", "--listen", ingest_addr,
-                        "--query", query_addr, "--outbox", (dir / "outbox.db").string(),
-                        "--outbox-sync", sync, "--outbox-limit", "100000000", "--log-level", "warn"},
-                       (dir / "ingest.log").string());
+  pid_t ingest =
+      Spawn({build + "/ingest-service/ingest-service", "--listen", ingest_addr, "--query",
+             query_addr, "--outbox", (dir / "outbox.db").string(), "--outbox-sync", sync,
+             "--outbox-limit", "100000000", "--log-level", "warn"},
+            (dir / "ingest.log").string());
   if (!WaitServing(query_addr) || !WaitServing(ingest_addr)) {
     std::fprintf(stderr, "services did not start; logs in %s\n", dir.c_str());
     return 1;
@@ -223,8 +224,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   const double e2e_rate = stored / total_seconds;
-  std::printf("items ingested          %d (%d stances each), %d failed calls, %d clients, outbox sync=%s\n",
-              items, per_item, failures.load(), clients, sync.c_str());
+  std::printf(
+      "items ingested          %d (%d stances each), %d failed calls, %d clients, outbox sync=%s\n",
+      items, per_item, failures.load(), clients, sync.c_str());
   std::printf("stances acknowledged    %lld in %.2f s (%.0f stances/s)\n",
               static_cast<long long>(acked.load()), ack_seconds, acked.load() / ack_seconds);
   std::printf("stances stored          %lld in %.2f s\n", static_cast<long long>(stored),

@@ -41,15 +41,15 @@ struct Args {
   int64_t n = 1000000;
   int queries = 2000;  // per case and client count, spread over the clients
   std::vector<int> clients = {1, 32};
-  std::string db;      // empty: a temporary folder, removed at exit
+  std::string db;  // empty: a temporary folder, removed at exit
   bool smoke = false;
 };
 
 constexpr int kActors = 200;
 constexpr int kTopics = 30;
 constexpr int kOutlets = 100;
-const char* const kKinds[] = {"UN_MANDATE",     "CLEAR_MANDATE", "REGIONAL_CONSENSUS",
-                              "LOCAL_CONSENT",  "CEASEFIRE",     "PARLIAMENT_APPROVAL",
+const char* const kKinds[] = {"UN_MANDATE",          "CLEAR_MANDATE", "REGIONAL_CONSENSUS",
+                              "LOCAL_CONSENT",       "CEASEFIRE",     "PARLIAMENT_APPROVAL",
                               "SECURITY_GUARANTEES", "OTHER"};
 // Share of stances carrying each kind (a stance carries 0..3 kinds).
 const double kKindWeights[] = {0.30, 0.15, 0.10, 0.08, 0.12, 0.06, 0.04, 0.10};
@@ -196,7 +196,9 @@ struct Result {
 
 Result Percentiles(std::vector<double>& us, double wall_s, int64_t rows) {
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
+  auto at = [&](double q) {
+    return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))];
+  };
   return {at(0.50), at(0.99), us.size() / wall_s, rows};
 }
 
@@ -257,7 +259,8 @@ Args ParseArgs(int argc, char** argv) {
       a.clients = {1, 4};
     } else if (k == "--help" || k == "-h") {
       std::printf(
-          "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] [--smoke]\n");
+          "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] "
+          "[--smoke]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "unknown flag %s (try --help)\n", k.c_str());
@@ -297,17 +300,20 @@ int main(int argc, char** argv) {
   const std::string address = "127.0.0.1:" + std::to_string(port);
 
   const std::vector<Case> cases = {
-      {"by actor", [](int i) {
+      {"by actor",
+       [](int i) {
          v1::ListStancesRequest r;
          r.set_actor(QueryActor(i));
          return r;
        }},
-      {"by condition", [](int i) {
+      {"by condition",
+       [](int i) {
          v1::ListStancesRequest r;
          r.set_condition(QueryKind(i));
          return r;
        }},
-      {"actor+condition", [](int i) {
+      {"actor+condition",
+       [](int i) {
          v1::ListStancesRequest r;
          r.set_actor(QueryActor(i));
          r.set_condition(QueryKind(i));
@@ -317,8 +323,8 @@ int main(int argc, char** argv) {
 
   std::printf("\n%lld stances, page size 50 (first page + total_size), %d queries per row\n",
               static_cast<long long>(args.n), args.queries);
-  std::printf("%-16s %7s | %9s %9s %8s | %9s %9s %8s | %6s %6s\n", "query", "clients",
-              "store p50", "p99", "qps", "gRPC p50", "p99", "qps", "p50 x", "p99 x");
+  std::printf("%-16s %7s | %9s %9s %8s | %9s %9s %8s | %6s %6s\n", "query", "clients", "store p50",
+              "p99", "qps", "gRPC p50", "p99", "qps", "p50 x", "p99 x");
   bool ok = true;
   for (const auto& c : cases) {
     // Same filters as the service builds, for the bare store.
@@ -333,8 +339,8 @@ int main(int argc, char** argv) {
       for (int k = 0; k < clients; ++k) {
         auto channel_args = ClientChannelArguments(options);
         channel_args.SetInt("stancewire.bench_client", k);  // a connection per client
-        stubs.push_back(v1::QueryService::NewStub(grpc::CreateCustomChannel(
-            address, grpc::InsecureChannelCredentials(), channel_args)));
+        stubs.push_back(v1::QueryService::NewStub(
+            grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args)));
       }
       auto via_store = [&](int, int i) -> int64_t {
         query::ListOptions lo;

@@ -2,9 +2,9 @@
 //   stancewire ingest [--ingest HOST:PORT] FILE...    send NewsItem JSON Lines to Ingest
 //   stancewire list [--query HOST:PORT] [--actor A] [--condition C] [--all] [--format text|json]
 //   stancewire wait-ready --target HOST:PORT [--timeout S]   poll grpc.health.v1 until SERVING
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -31,8 +31,8 @@ std::string PositionName(v1::Position p) {
 
 // "Azerbaijan — CONDITIONAL — conditions: UN_MANDATE ... — reported by AnewZ — evidence: ..."
 std::string DescribeStance(const v1::Stance& s) {
-  std::string line = s.actor().name() + " (as \"" + s.actor().mention() + "\") — " +
-                     PositionName(s.position());
+  std::string line =
+      s.actor().name() + " (as \"" + s.actor().mention() + "\") — " + PositionName(s.position());
   if (!s.topic().empty()) line += " — on " + s.topic();
   if (s.conditions_size() > 0) {
     // A kind can come from several phrases of the item; name each kind once.
@@ -50,8 +50,8 @@ std::string DescribeStance(const v1::Stance& s) {
 }
 
 int Ingest(const std::string& target, const std::vector<std::string>& files, int timeout) {
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::IngestService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   int failures = 0;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -75,8 +75,8 @@ int Ingest(const std::string& target, const std::vector<std::string>& files, int
       v1::IngestResponse response;
       grpc::Status status = stub->Ingest(&context, request, &response);
       if (!status.ok()) {
-        std::cerr << file << ":" << reader.line_number() << ": item " << request.item().id()
-                  << ": " << status.error_message() << " (code " << status.error_code() << ")\n";
+        std::cerr << file << ":" << reader.line_number() << ": item " << request.item().id() << ": "
+                  << status.error_message() << " (code " << status.error_code() << ")\n";
         ++failures;
         continue;
       }

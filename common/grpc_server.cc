@@ -46,10 +46,9 @@ std::unique_ptr<grpc::Server> StartServer(const ServerOptions& options,
                                           int* bound_port) {
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen,
-                           options.credentials ? options.credentials
-                                               : grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(
+      options.listen, options.credentials ? options.credentials : grpc::InsecureServerCredentials(),
+      &port);
   ApplyCommonOptions(options, builder);
   for (auto* s : services) builder.RegisterService(s);
   auto server = builder.BuildAndStart();

@@ -25,8 +25,9 @@ struct ServerOptions {
 // Registers reflection and the health service's descriptor. Call once before building servers.
 void PrepareServerBuilderPlugins();
 
-// Builds and starts a server with `services` (sync or callback) on options.listen. Returns nullptr (and logs why)
-// when the address cannot be bound. `bound_port` receives the actual port (useful with :0).
+// Builds and starts a server with `services` (sync or callback) on options.listen. Returns nullptr
+// (and logs why) when the address cannot be bound. `bound_port` receives the actual port (useful
+// with :0).
 std::unique_ptr<grpc::Server> StartServer(const ServerOptions& options,
                                           const std::vector<grpc::Service*>& services,
                                           int* bound_port);

@@ -38,8 +38,8 @@ JsonLinesReader::Result JsonLinesReader::Next(google::protobuf::Message* message
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     // Checked here so that the message names the offset instead of echoing the broken bytes.
     if (size_t bad = FindInvalidUtf8(line); bad != std::string::npos) {
-      *error = "line " + std::to_string(line_number_) + ": not valid UTF-8 (first bad byte at column " +
-               std::to_string(bad + 1) + ")";
+      *error = "line " + std::to_string(line_number_) +
+               ": not valid UTF-8 (first bad byte at column " + std::to_string(bad + 1) + ")";
       return Result::kError;
     }
     message->Clear();

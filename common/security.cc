@@ -59,8 +59,7 @@ std::string CheckTlsFiles(const TlsFiles& files, bool need_identity) {
       X509_free(cert);
       return "key file " + files.key + " cannot be read";
     }
-    std::unique_ptr<BIO, BioDeleter> bio(
-        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
     std::string error;
     if (!key) {
@@ -78,8 +77,8 @@ std::string CheckTlsFiles(const TlsFiles& files, bool need_identity) {
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files) {
   if (!files.enabled()) return grpc::InsecureServerCredentials();
-  auto provider = std::make_shared<FileWatcherCertificateProvider>(
-      files.key, files.cert, files.ca, files.refresh_seconds);
+  auto provider = std::make_shared<FileWatcherCertificateProvider>(files.key, files.cert, files.ca,
+                                                                   files.refresh_seconds);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();
   if (!files.ca.empty()) {
@@ -93,8 +92,8 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& f
 
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles& files) {
   if (files.ca.empty()) return grpc::InsecureChannelCredentials();
-  auto provider = std::make_shared<FileWatcherCertificateProvider>(
-      files.key, files.cert, files.ca, files.refresh_seconds);
+  auto provider = std::make_shared<FileWatcherCertificateProvider>(files.key, files.cert, files.ca,
+                                                                   files.refresh_seconds);
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(provider);
   options.watch_root_certs();

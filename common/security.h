@@ -14,9 +14,9 @@
 namespace stancewire {
 
 struct TlsFiles {
-  std::string cert;  // PEM certificate chain presented to the peer
-  std::string key;   // PEM private key for `cert`
-  std::string ca;    // PEM CA bundle the peer's certificate must chain to
+  std::string cert;               // PEM certificate chain presented to the peer
+  std::string key;                // PEM private key for `cert`
+  std::string ca;                 // PEM CA bundle the peer's certificate must chain to
   unsigned refresh_seconds = 10;  // how often the files are re-read
   bool enabled() const { return !cert.empty() || !key.empty(); }
 };

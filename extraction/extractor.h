@@ -13,8 +13,9 @@ namespace stancewire::extraction {
 
 // Where the knowledge lives. Every file is plain UTF-8 text users can extend without recompiling.
 struct ExtractorConfig {
-  std::string data_dir = "data";              // holds actors/, lexicons/, conditions/, ...
-  std::vector<std::string> extra_actor_files;  // --actors FILE (repeatable): loaded after data_dir/actors/*.tsv
+  std::string data_dir = "data";  // holds actors/, lexicons/, conditions/, ...
+  std::vector<std::string>
+      extra_actor_files;  // --actors FILE (repeatable): loaded after data_dir/actors/*.tsv
 };
 
 struct ExtractOptions {

@@ -15,7 +15,9 @@ Forwarder::Forwarder(Outbox* outbox, std::shared_ptr<grpc::Channel> channel,
 
 Forwarder::~Forwarder() { Stop(std::chrono::system_clock::now()); }
 
-void Forwarder::Start() { thread_ = std::thread([this] { Run(); }); }
+void Forwarder::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 int64_t Forwarder::Stop(std::chrono::system_clock::time_point deadline) {
   if (!thread_.joinable()) return outbox_->pending_stances();

@@ -17,7 +17,7 @@
 namespace stancewire::ingest {
 
 struct ForwarderOptions {
-  size_t batch_stances = 500;      // stances per DeliverBatch
+  size_t batch_stances = 500;        // stances per DeliverBatch
   size_t max_in_flight_batches = 8;  // sent and not yet acknowledged
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10000};

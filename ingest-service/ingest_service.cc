@@ -86,8 +86,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  outbox_->Append(std::move(stances),
-                  [reactor](const grpc::Status& s) { reactor->Finish(s); });
+  outbox_->Append(std::move(stances), [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
 }
 

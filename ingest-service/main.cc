@@ -1,8 +1,8 @@
 // ingest-service: turns news items into stances and delivers them to query-service.
 // `ingest-service extract [FILE...]` is the offline dry run: JSON Lines in, stances out.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -133,8 +133,8 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   // With several query-service replicas behind a headless Service, each new stream (after a
   // reconnect or the server's max connection age) goes to the next address.
   channel_args.SetLoadBalancingPolicyName("round_robin");
-  auto channel = grpc::CreateCustomChannel(flags.query, stancewire::MakeChannelCredentials(query_tls),
-                                           channel_args);
+  auto channel = grpc::CreateCustomChannel(
+      flags.query, stancewire::MakeChannelCredentials(query_tls), channel_args);
   stancewire::ingest::ForwarderOptions forwarder_options;
   forwarder_options.batch_stances = flags.batch_stances;
   forwarder_options.max_in_flight_batches = flags.max_in_flight;
@@ -157,14 +157,16 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
     servers.push_back(health_server.get());
   }
   forwarder.Start();
-  spdlog::info("ingest-service serving on {} (port {}, {}{}), delivering to {} ({}), outbox {} "
-               "(sync {})",
-               common.listen, port, server_tls.enabled() ? "TLS" : "PLAINTEXT, no TLS",
-               authorizer ? ", bearer tokens required" : ", no token required", flags.query,
-               query_tls.ca.empty() ? "PLAINTEXT" : (query_tls.enabled() ? "mutual TLS" : "TLS"),
-               flags.outbox, flags.outbox_sync);
+  spdlog::info(
+      "ingest-service serving on {} (port {}, {}{}), delivering to {} ({}), outbox {} "
+      "(sync {})",
+      common.listen, port, server_tls.enabled() ? "TLS" : "PLAINTEXT, no TLS",
+      authorizer ? ", bearer tokens required" : ", no token required", flags.query,
+      query_tls.ca.empty() ? "PLAINTEXT" : (query_tls.enabled() ? "mutual TLS" : "TLS"),
+      flags.outbox, flags.outbox_sync);
 
-  auto deadline = stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds));
+  auto deadline =
+      stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds));
   int64_t left = forwarder.Stop(deadline);
   spdlog::info("ingest-service stopped; {} stances stay in the outbox for the next start", left);
   return 0;
@@ -183,7 +185,8 @@ int main(int argc, char** argv) {
   app.add_option("--query-ca", flags.query_ca,
                  "PEM CA that query-service's certificate must chain to: TLS to --query")
       ->envname("STANCEWIRE_QUERY_CA");
-  app.add_option("--query-cert", flags.query_cert, "PEM client certificate for mutual TLS to --query")
+  app.add_option("--query-cert", flags.query_cert,
+                 "PEM client certificate for mutual TLS to --query")
       ->envname("STANCEWIRE_QUERY_CERT");
   app.add_option("--query-key", flags.query_key, "PEM private key for --query-cert")
       ->envname("STANCEWIRE_QUERY_KEY");

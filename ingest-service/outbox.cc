@@ -158,7 +158,8 @@ grpc::Status Outbox::Read(uint64_t after, size_t max, std::vector<OutboxEntry>* 
     }
     out->push_back(std::move(entry));
   }
-  if (rc != SQLITE_DONE) return grpc::Status(grpc::StatusCode::INTERNAL, "outbox: " + select.error());
+  if (rc != SQLITE_DONE)
+    return grpc::Status(grpc::StatusCode::INTERNAL, "outbox: " + select.error());
   return grpc::Status::OK;
 }
 

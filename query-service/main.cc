@@ -1,7 +1,7 @@
 // query-service: stores the stances ingest-service delivers and answers queries over them.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <memory>
 
@@ -90,8 +90,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!flags.sink_allowed_identities.empty() && flags.tls_client_ca.empty()) {
-    spdlog::critical("--sink-allowed-identities needs --tls-client-ca: identities come from "
-                     "client certificates");
+    spdlog::critical(
+        "--sink-allowed-identities needs --tls-client-ca: identities come from "
+        "client certificates");
     return 1;
   }
   if (std::string problem = stancewire::CheckTlsFiles(sink_tls, false); !problem.empty()) {
@@ -125,8 +126,9 @@ int main(int argc, char** argv) {
         [&watch_hub, postgres](const stancewire::query::PostgresStanceStore::Change& change) {
           if (change.local) return;
           if (change.all) {
-            spdlog::warn("change notifications were interrupted: watchers here may have missed "
-                         "stances stored through other replicas meanwhile");
+            spdlog::warn(
+                "change notifications were interrupted: watchers here may have missed "
+                "stances stored through other replicas meanwhile");
             return;
           }
           std::vector<stancewire::v1::Stance> stances;
@@ -141,9 +143,8 @@ int main(int argc, char** argv) {
     }
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
-  stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
-                                                    flags.page_token_key, &watch_hub,
-                                                    authorizer.get());
+  stancewire::query::QueryServiceImpl query_service(
+      store.get(), &extractor->actors(), flags.page_token_key, &watch_hub, authorizer.get());
   stancewire::query::StanceSinkService sink_service(
       &writer, flags.max_batch_stances, {authorizer.get(), flags.sink_allowed_identities});
 
@@ -166,26 +167,25 @@ int main(int argc, char** argv) {
     if (!sink_server) return 1;
     servers.push_back(sink_server.get());
     spdlog::info("delivery stream (StanceSink) on {} (port {}, {})", flags.sink_listen, sink_port,
-                 !sink_tls.enabled()       ? "PLAINTEXT, no TLS"
+                 !sink_tls.enabled()   ? "PLAINTEXT, no TLS"
                  : sink_tls.ca.empty() ? "TLS"
-                                           : "mutual TLS");
+                                       : "mutual TLS");
   }
   if (!common.health_listen.empty()) {
     health_server = stancewire::StartHealthServer(common.health_listen);
     if (!health_server) return 1;
     servers.push_back(health_server.get());
   }
-  spdlog::info("query-service serving on {} (port {}, {}{}), store {}", common.listen, port,
-               !api_tls.enabled() ? "PLAINTEXT, no TLS" : (api_tls.ca.empty() ? "TLS" : "mutual TLS"),
-               authorizer ? ", bearer tokens required" : ", no token required",
-               RedactUserInfo(flags.store));
+  spdlog::info(
+      "query-service serving on {} (port {}, {}{}), store {}", common.listen, port,
+      !api_tls.enabled() ? "PLAINTEXT, no TLS" : (api_tls.ca.empty() ? "TLS" : "mutual TLS"),
+      authorizer ? ", bearer tokens required" : ", no token required", RedactUserInfo(flags.store));
 
   // Watch streams never end by themselves: end them once the servers stop taking calls.
-  stancewire::ServeUntilSignal(
-      servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
-        if (postgres) postgres->StopChangeListener();
-        watch_hub.Close();
-      });
+  stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
+    if (postgres) postgres->StopChangeListener();
+    watch_hub.Close();
+  });
   spdlog::info("query-service stopped");
   return 0;
 }

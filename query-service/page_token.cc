@@ -14,8 +14,7 @@ constexpr char kSep = '\x1f';
 constexpr size_t kMacBytes = 16;
 constexpr char kVersion = '2';
 
-constexpr char kAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string Base64Url(const std::string& in) {
   std::string out;
@@ -84,11 +83,10 @@ std::string PageTokenCodec::Encode(const PageState& state,
                                    const std::string& filter_fingerprint) const {
   // version, published, offset, total, then the id length-prefixed (ids and filters may hold any
   // byte), then a digest of the filters.
-  std::string payload = std::string(1, kVersion) + kSep +
-                        std::to_string(state.cursor.published_nanos) + kSep +
-                        std::to_string(state.offset) + kSep + std::to_string(state.total) + kSep +
-                        std::to_string(state.cursor.id.size()) + kSep + state.cursor.id +
-                        Digest(filter_fingerprint);
+  std::string payload =
+      std::string(1, kVersion) + kSep + std::to_string(state.cursor.published_nanos) + kSep +
+      std::to_string(state.offset) + kSep + std::to_string(state.total) + kSep +
+      std::to_string(state.cursor.id.size()) + kSep + state.cursor.id + Digest(filter_fingerprint);
   return Base64Url(payload + Mac(payload));
 }
 
@@ -114,8 +112,9 @@ std::optional<PageState> PageTokenCodec::Decode(const std::string& token,
     return std::nullopt;
   };
   if (payload.empty() || payload[0] != kVersion) {
-    *error = "page_token is stale: it was issued by an older version of the service; repeat the "
-             "request without page_token";
+    *error =
+        "page_token is stale: it was issued by an older version of the service; repeat the "
+        "request without page_token";
     return std::nullopt;
   }
   // Parse "V<sep>PUBLISHED<sep>OFFSET<sep>TOTAL<sep>IDLEN<sep>ID" followed by the filter digest.

@@ -330,8 +330,9 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
   std::string& w = *where;
   w = "TRUE";
   if (!filter.actor_ids.empty()) {
-    w += filter.actor_ids.size() == 1 ? " AND s.actor_id = " + sql->P(filter.actor_ids[0])
-                                      : " AND s.actor_id = ANY(" + sql->PArray(filter.actor_ids) + ")";
+    w += filter.actor_ids.size() == 1
+             ? " AND s.actor_id = " + sql->P(filter.actor_ids[0])
+             : " AND s.actor_id = ANY(" + sql->PArray(filter.actor_ids) + ")";
   } else if (!filter.actor_text.empty()) {
     const std::string p = Fold(sql->P(filter.actor_text));
     w += " AND (" + Fold("s.actor_id") + " = " + p + " OR " + Fold("s.actor_name") + " = " + p +
@@ -346,8 +347,8 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
     if (!words.empty()) {
       w += " OR (TRUE";
       for (const auto& word : words) {
-        w += " AND strpos(" + Fold("s.topic || ' ' || s.topic_label") + ", " +
-             Fold(sql->P(word)) + ") > 0";
+        w += " AND strpos(" + Fold("s.topic || ' ' || s.topic_label") + ", " + Fold(sql->P(word)) +
+             ") > 0";
       }
       w += ")";
     }
@@ -382,8 +383,8 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
 grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const std::string& topic,
                        std::vector<std::string>* keys) {
   Sql sql;
-  sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE " + Fold("topic") + " = " +
-             Fold(sql.P(topic));
+  sql.text =
+      "SELECT DISTINCT topic FROM topic_labels WHERE " + Fold("topic") + " = " + Fold(sql.P(topic));
   const auto words = SplitWords(topic);
   if (!words.empty()) {
     sql.text += " OR (TRUE";
@@ -915,8 +916,8 @@ grpc::Status PostgresStanceStore::ListClaims(const StanceFilter& filter,
     const std::string group =
         "SELECT s.actor_id, s.topic, s.position, s.condition_kinds, count(*) AS n, "
         "count(DISTINCT NULLIF(s.outlet, '')) AS o, min(s.published), max(s.published) AS last "
-        "FROM stances s WHERE " + where +
-        " GROUP BY s.actor_id, s.topic, s.position, s.condition_kinds HAVING count(*) >= " +
+        "FROM stances s WHERE " +
+        where + " GROUP BY s.actor_id, s.topic, s.position, s.condition_kinds HAVING count(*) >= " +
         sql.P(std::max<int64_t>(1, options.min_count));
     if (options.count_total) {
       Sql count = sql;
@@ -952,10 +953,10 @@ grpc::Status PostgresStanceStore::ListClaims(const StanceFilter& filter,
     // filters.
     for (auto& c : page->claims) {
       Sql detail = filter_params;
-      const std::string key =
-          " AND s.actor_id = " + detail.P(c.actor.id) + " AND s.topic = " + detail.P(c.topic) +
-          " AND s.position = " + detail.P(static_cast<int64_t>(c.position)) +
-          " AND s.condition_kinds = " + detail.P(JoinKinds(c.condition_kinds));
+      const std::string key = " AND s.actor_id = " + detail.P(c.actor.id) +
+                              " AND s.topic = " + detail.P(c.topic) +
+                              " AND s.position = " + detail.P(static_cast<int64_t>(c.position)) +
+                              " AND s.condition_kinds = " + detail.P(JoinKinds(c.condition_kinds));
       Sql outlets = detail;
       detail.text = "SELECT s.body, s.item_id FROM stances s WHERE " + where + key +
                     " ORDER BY s.published DESC, s.id DESC LIMIT " +

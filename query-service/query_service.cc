@@ -61,8 +61,8 @@ grpc::Status CheckText(const char* field, const std::string& value) {
 grpc::Status CheckTopic(const std::string& topic) { return CheckText("topic", topic); }
 
 grpc::Status CheckTimestamp(const char* field, const Timestamp& ts) {
-  if (ts.seconds() < TimeUtil::kTimestampMinSeconds || ts.seconds() > TimeUtil::kTimestampMaxSeconds ||
-      ts.nanos() < 0 || ts.nanos() > 999999999) {
+  if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999999999) {
     return Invalid(std::string(field) + " is not a valid timestamp (seconds " +
                    std::to_string(ts.seconds()) + ", nanos " + std::to_string(ts.nanos()) +
                    "): use 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
@@ -413,35 +413,40 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerCont
                                                         const v1::ListStancesRequest* request,
                                                         v1::ListStancesResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListStancesResponse>(context, allowed.ok() ? DoListStances(*request, response) : allowed);
+  return Answer<v1::ListStancesResponse>(
+      context, allowed.ok() ? DoListStances(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
                                                        const v1::ListActorsRequest* request,
                                                        v1::ListActorsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListActorsResponse>(context, allowed.ok() ? DoListActors(*request, response) : allowed);
+  return Answer<v1::ListActorsResponse>(context,
+                                        allowed.ok() ? DoListActors(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
                                                            const v1::ListConditionsRequest* request,
                                                            v1::ListConditionsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListConditionsResponse>(context, allowed.ok() ? DoListConditions(*request, response) : allowed);
+  return Answer<v1::ListConditionsResponse>(
+      context, allowed.ok() ? DoListConditions(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
     grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
     v1::GetActorTimelineResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::GetActorTimelineResponse>(context, allowed.ok() ? DoGetActorTimeline(*request, response) : allowed);
+  return Answer<v1::GetActorTimelineResponse>(
+      context, allowed.ok() ? DoGetActorTimeline(*request, response) : allowed);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
                                                        const v1::ListClaimsRequest* request,
                                                        v1::ListClaimsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListClaimsResponse>(context, allowed.ok() ? DoListClaims(*request, response) : allowed);
+  return Answer<v1::ListClaimsResponse>(context,
+                                        allowed.ok() ? DoListClaims(*request, response) : allowed);
 }
 
 grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(

@@ -1,13 +1,13 @@
 #include "query-service/sqlite_stance_store.h"
 
-#include "query-service/postgres_stance_store.h"
-#include "query-service/stance_match.h"
-
 #include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
 #include <variant>
+
+#include "query-service/postgres_stance_store.h"
+#include "query-service/stance_match.h"
 
 namespace stancewire::query {
 namespace {
@@ -255,7 +255,7 @@ struct FilterSql {
   std::string where = "1=1";
   std::string published;  // the column to order and page by
   std::string id;
-  bool none = false;      // nothing can match (the topic words name no stored topic)
+  bool none = false;       // nothing can match (the topic words name no stored topic)
   std::string count_from;  // the FROM a COUNT(*) needs (no join when stances' columns are unused)
   // COUNT from the trigger-kept counters when the filter's shape allows (no outlet, time or
   // condition words): a few rows read instead of every matching stance.
@@ -269,8 +269,8 @@ struct FilterSql {
 static grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const std::string& topic,
                               std::vector<std::string>* keys) {
   Sql sql;
-  sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic) +
-             " COLLATE NOCASE";
+  sql.text =
+      "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic) + " COLLATE NOCASE";
   auto words = SplitWords(topic);
   if (!words.empty()) {
     sql.text += " OR (1=1";
@@ -375,8 +375,10 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
          " COLLATE NOCASE OR s.actor_mention = " + p + " COLLATE NOCASE)";
   }
   // The topic names exactly one stored key: the key test above is the whole test.
-  const bool exact_topic = topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic);
-  bool uses_s = !by_kind || !filter.outlet.empty() || (!filter.actor_text.empty() && !has_actor_ids);
+  const bool exact_topic =
+      topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic);
+  bool uses_s =
+      !by_kind || !filter.outlet.empty() || (!filter.actor_text.empty() && !has_actor_ids);
   if (!filter.topic.empty() && !exact_topic) {
     uses_s = true;
     // Each stance against its own key and label (the keys above were candidates).
@@ -400,23 +402,24 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
   }
   out->count_from = uses_s ? out->from : "stance_kinds k";
 
-  const bool countable = filter.outlet.empty() && !filter.published_after_nanos &&
-                         !filter.published_before_nanos &&
-                         (has_actor_ids || filter.actor_text.empty()) &&
-                         (filter.condition.empty() || by_kind) &&
-                         (filter.topic.empty() || exact_topic);
+  const bool countable =
+      filter.outlet.empty() && !filter.published_after_nanos && !filter.published_before_nanos &&
+      (has_actor_ids || filter.actor_text.empty()) && (filter.condition.empty() || by_kind) &&
+      (filter.topic.empty() || exact_topic);
   if (countable) {
     Sql c;
     std::string where;
     auto in = [&](const std::string& column, const std::vector<std::string>& values) {
-      return values.size() == 1 ? column + " = " + c.P(values[0]) : column + " IN " + InList(&c, values);
+      return values.size() == 1 ? column + " = " + c.P(values[0])
+                                : column + " IN " + InList(&c, values);
     };
     const bool by_position = filter.position != v1::POSITION_UNSPECIFIED;
     if (!has_actor_ids && topic_keys.empty()) {
       c.text = "SELECT COALESCE(SUM(n), 0) FROM totals WHERE kind = " +
                c.P(by_kind ? condition.kind : std::string());
     } else if (by_kind) {
-      c.text = "SELECT COALESCE(SUM(n), 0) FROM condition_counts WHERE kind = " + c.P(condition.kind);
+      c.text =
+          "SELECT COALESCE(SUM(n), 0) FROM condition_counts WHERE kind = " + c.P(condition.kind);
       if (has_actor_ids) c.text += " AND " + in("actor_id", filter.actor_ids);
       if (!topic_keys.empty()) c.text += " AND " + in("topic", topic_keys);
     } else {
@@ -669,12 +672,12 @@ class ScopedReader {
   std::unique_ptr<SqliteStanceStore::Reader> reader_;
 };
 
-#define SW_BORROW_READER(name)                                                         \
-  std::string name##_error;                                                            \
-  auto name##_owned = AcquireReader(&name##_error);                                    \
-  if (!name##_owned) return Internal("open reader", name##_error);                     \
-  ScopedReader name##_scope([this](auto r) { ReleaseReader(std::move(r)); },           \
-                            std::move(name##_owned));                                  \
+#define SW_BORROW_READER(name)                                               \
+  std::string name##_error;                                                  \
+  auto name##_owned = AcquireReader(&name##_error);                          \
+  if (!name##_owned) return Internal("open reader", name##_error);           \
+  ScopedReader name##_scope([this](auto r) { ReleaseReader(std::move(r)); }, \
+                            std::move(name##_owned));                        \
   Reader* name = name##_scope.get()
 
 static void BuildListSql(const FilterSql& f, const ListOptions& options, Sql* sql) {
@@ -686,8 +689,8 @@ static void BuildListSql(const FilterSql& f, const ListOptions& options, Sql* sq
     where += " AND (" + f.published + " " + cmp + " " + p + " OR (" + f.published + " = " + p +
              " AND " + f.id + " " + cmp + " " + sql->P(options.after->id) + "))";
   }
-  sql->text = "SELECT s.body, s.published, s.id FROM " + f.from + " WHERE " + where +
-              " ORDER BY " + f.published + " " + dir + ", " + f.id + " " + dir + " LIMIT " +
+  sql->text = "SELECT s.body, s.published, s.id FROM " + f.from + " WHERE " + where + " ORDER BY " +
+              f.published + " " + dir + ", " + f.id + " " + dir + " LIMIT " +
               sql->P(static_cast<int64_t>(options.limit) + 1);
 }
 
@@ -921,7 +924,8 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
   const std::string group =
       "SELECT s.actor_id, s.topic, s.position, s.condition_kinds, COUNT(*) AS n, "
       "COUNT(DISTINCT NULLIF(s.outlet, '')) AS o, MIN(s.published), MAX(s.published) AS last "
-      "FROM " + f.from + " WHERE " + f.where +
+      "FROM " +
+      f.from + " WHERE " + f.where +
       " GROUP BY s.actor_id, s.topic, s.position, s.condition_kinds HAVING COUNT(*) >= " +
       sql.P(std::max<int64_t>(1, options.min_count));
   std::string error;
@@ -939,8 +943,9 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
   }
   // The filter's WHERE again, for the per-claim details below.
   const Sql filter_params = sql;
-  sql.text = group + " ORDER BY n DESC, o DESC, last DESC, s.actor_id, s.topic, s.position, "
-                     "s.condition_kinds LIMIT " +
+  sql.text = group +
+             " ORDER BY n DESC, o DESC, last DESC, s.actor_id, s.topic, s.position, "
+             "s.condition_kinds LIMIT " +
              sql.P(static_cast<int64_t>(options.limit) + 1) + " OFFSET " +
              sql.P(std::max<int64_t>(0, options.offset));
   auto* stmt = reader->Statement(sql.text, &error);
@@ -981,7 +986,8 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
     detail.BindAll(d);
     status = ForEachRow(d, "claim items", [&]() -> grpc::Status {
       if (c.item_ids.empty() && !ParseStance(d->ColumnBlob(0), &c.latest)) {
-        return Internal("decode", "a stance of claim " + c.actor.id + "/" + c.topic + " is corrupt");
+        return Internal("decode",
+                        "a stance of claim " + c.actor.id + "/" + c.topic + " is corrupt");
       }
       c.item_ids.emplace_back(d->ColumnText(1));
       return grpc::Status::OK;
@@ -1017,8 +1023,8 @@ std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string
   if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0) {
     return PostgresStanceStore::Open(uri, error);
   }
-  *error = "unsupported store URI '" + uri +
-           "' (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)";
+  *error =
+      "unsupported store URI '" + uri + "' (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)";
   return nullptr;
 }
 

@@ -127,7 +127,8 @@ bool StanceMatcher::Matches(const v1::Stance& s) const {
       return false;
     }
   } else if (!f.actor_text.empty()) {
-    if (!EqualsNoCase(s.actor().id(), f.actor_text) && !EqualsNoCase(s.actor().name(), f.actor_text) &&
+    if (!EqualsNoCase(s.actor().id(), f.actor_text) &&
+        !EqualsNoCase(s.actor().name(), f.actor_text) &&
         !EqualsNoCase(s.actor().mention(), f.actor_text)) {
       return false;
     }
@@ -146,9 +147,8 @@ bool StanceMatcher::Matches(const v1::Stance& s) const {
   if (!f.condition.empty()) {
     bool any = false;
     for (const auto& c : s.conditions()) {
-      if (c.kind() == condition_.kind ||
-          (!condition_.by_kind && !condition_.words.empty() &&
-           ContainsAll(AsciiLower(c.text()), condition_.words))) {
+      if (c.kind() == condition_.kind || (!condition_.by_kind && !condition_.words.empty() &&
+                                          ContainsAll(AsciiLower(c.text()), condition_.words))) {
         any = true;
         break;
       }

@@ -42,7 +42,8 @@ void StoreWriter::Run() {
         stances += queue_.front().stances.size();
         jobs.push_back(std::move(queue_.front()));
         queue_.pop_front();
-      } while (!queue_.empty() && stances + queue_.front().stances.size() <= max_stances_per_commit_);
+      } while (!queue_.empty() &&
+               stances + queue_.front().stances.size() <= max_stances_per_commit_);
     }
     combined.clear();
     for (auto& job : jobs) {
@@ -92,9 +93,8 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
     std::vector<v1::Stance> stances(std::make_move_iterator(next_->mutable_stances()->begin()),
                                     std::make_move_iterator(next_->mutable_stances()->end()));
     ++in_store_;
-    writer_->Submit(std::move(stances), [this, seq](const grpc::Status& status) {
-      OnStored(seq, status);
-    });
+    writer_->Submit(std::move(stances),
+                    [this, seq](const grpc::Status& status) { OnStored(seq, status); });
     MaybeRead();
   }
 
@@ -175,7 +175,8 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
     if (static_cast<size_t>(batch.stances_size()) > max_batch_stances_) {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "batch of " + std::to_string(batch.stances_size()) +
-                              " stances is over the limit of " + std::to_string(max_batch_stances_));
+                              " stances is over the limit of " +
+                              std::to_string(max_batch_stances_));
     }
     for (const auto& s : batch.stances()) {
       if (s.id().empty() || s.item_id().empty() || s.actor().id().empty()) {

@@ -49,7 +49,7 @@ class StoreWriter {
 
 // Who may open the delivery stream, beyond the transport's own checks (mutual TLS).
 struct SinkAccess {
-  const TokenAuthorizer* tokens = nullptr;  // when enabled: a writer token is required
+  const TokenAuthorizer* tokens = nullptr;      // when enabled: a writer token is required
   std::vector<std::string> allowed_identities;  // when non-empty: a client certificate SAN/CN
 };
 

@@ -12,7 +12,8 @@ namespace {
 // library never runs OnWriteDone or OnDone inline from StartWrite or Finish, so this cannot
 // deadlock, and it keeps "finished" and "writing" consistent across the store's thread and the
 // gRPC threads.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>, public WatchHub::Subscriber {
+class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
+                           public WatchHub::Subscriber {
  public:
   WatchReactor(WatchHub* hub, StanceMatcher matcher, std::string peer)
       : hub_(hub), matcher_(std::move(matcher)), peer_(std::move(peer)) {

@@ -37,8 +37,8 @@ class OutboxTest : public ::testing::Test {
   grpc::Status AppendAndWait(int n, const std::string& prefix) {
     std::vector<v1::Stance> stances;
     for (int i = 0; i < n; ++i) {
-      stances.push_back(MakeStance(prefix + std::to_string(i), "AZE", "Azerbaijan",
-                                   v1::POSITION_SUPPORT, i));
+      stances.push_back(
+          MakeStance(prefix + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i));
     }
     std::promise<grpc::Status> done;
     outbox_->Append(std::move(stances), [&](const grpc::Status& s) { done.set_value(s); });

@@ -7,12 +7,17 @@ namespace {
 
 TEST(PageTokenTest, RoundTripsCursor) {
   PageTokenCodec codec("secret");
-  std::string token = codec.Encode(StanceCursor{1760572800000000000, "abc\x1f" "def"}, "filters");
+  std::string token = codec.Encode(StanceCursor{1760572800000000000,
+                                                "abc\x1f"
+                                                "def"},
+                                   "filters");
   std::string error;
   auto state = codec.Decode(token, "filters", &error);
   ASSERT_TRUE(state) << error;
   EXPECT_EQ(state->cursor.published_nanos, 1760572800000000000);
-  EXPECT_EQ(state->cursor.id, "abc\x1f" "def");
+  EXPECT_EQ(state->cursor.id,
+            "abc\x1f"
+            "def");
   EXPECT_EQ(state->total, -1);
 }
 

@@ -129,7 +129,7 @@ TEST_F(QueryServiceTest, NewFiltersCombineWithAndNewestFirst) {
   r.set_topic("no such topic");
   EXPECT_TRUE(Ids(r).empty());
   r = {};
-  *r.mutable_published_after() = TimeUtil::SecondsToTimestamp(2000);    // inclusive
+  *r.mutable_published_after() = TimeUtil::SecondsToTimestamp(2000);   // inclusive
   *r.mutable_published_before() = TimeUtil::SecondsToTimestamp(3500);  // exclusive
   EXPECT_EQ(Ids(r), (IdList{"a3", "i1", "a2"}));
   r.set_actor("Baku");
@@ -188,7 +188,8 @@ TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
       {[](auto* r) { r->set_position(static_cast<v1::Position>(9)); }, "position 9"},
       {[](auto* r) { r->set_topic("   "); }, "topic is blank"},
       {[](auto* r) { r->set_condition(std::string(2000, 'x')); }, "condition is 2000 bytes"},
-      {[](auto* r) { r->mutable_published_after()->set_nanos(-1); }, "published_after is not a valid"},
+      {[](auto* r) { r->mutable_published_after()->set_nanos(-1); },
+       "published_after is not a valid"},
       {[](auto* r) {
          *r->mutable_published_after() = TimeUtil::SecondsToTimestamp(10);
          *r->mutable_published_before() = TimeUtil::SecondsToTimestamp(10);
@@ -230,7 +231,8 @@ TEST_F(QueryServiceTest, ListActorsCountsPositionsAndShowsLatest) {
   EXPECT_EQ(aze.stance_count(), 4);
   std::map<int, int> counts;
   for (const auto& pc : aze.position_counts()) counts[pc.position()] = pc.count();
-  EXPECT_EQ(counts, (std::map<int, int>{{v1::POSITION_CONDITIONAL, 3}, {v1::POSITION_UNDECIDED, 1}}));
+  EXPECT_EQ(counts,
+            (std::map<int, int>{{v1::POSITION_CONDITIONAL, 3}, {v1::POSITION_UNDECIDED, 1}}));
   EXPECT_EQ(aze.latest().id(), "a4");
 
   v1::ListActorsRequest by_topic;

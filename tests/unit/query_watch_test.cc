@@ -197,9 +197,9 @@ TEST_F(WatchTest, MatcherAgreesWithTheStoreOnEveryFilterShape) {
       WithOutlet(MakeStance("c", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 100,
                             {{"REGIONAL_CONSENSUS", "agreement among Arab states"}}),
                  "reuters"),
-      WithOutlet(MakeStance("d", "TUR", "Turkey", v1::POSITION_OPPOSE, 400,
-                            {{"OTHER", "100%_ sure"}}),
-                 ""),
+      WithOutlet(
+          MakeStance("d", "TUR", "Turkey", v1::POSITION_OPPOSE, 400, {{"OTHER", "100%_ sure"}}),
+          ""),
   };
   stances[3].set_topic("unifil-mandate");
   ASSERT_TRUE(store_->Upsert(stances).ok());
@@ -213,12 +213,13 @@ TEST_F(WatchTest, MatcherAgreesWithTheStoreOnEveryFilterShape) {
   add([](auto& f) { f.actor_ids = {"TUR", "USA"}; });
   add([](auto& f) { f.actor_text = "united states"; });
   add([](auto& f) { f.actor_text = "nobody"; });
-  for (const char* c : {"UN_MANDATE", "un_mandate", "clear mandate", "security council",
-                        "Security", "arab", "OTHER", "100%_", "regional-consensus", "mandate"}) {
+  for (const char* c : {"UN_MANDATE", "un_mandate", "clear mandate", "security council", "Security",
+                        "arab", "OTHER", "100%_", "regional-consensus", "mandate"}) {
     add([&](auto& f) { f.condition = c; });
   }
-  for (const char* t : {"gaza-international-stabilization-force", "GAZA-INTERNATIONAL-STABILIZATION-FORCE",
-                        "stabilisation", "isf", "unifil", "mandate", "gaza force", "nothing"}) {
+  for (const char* t :
+       {"gaza-international-stabilization-force", "GAZA-INTERNATIONAL-STABILIZATION-FORCE",
+        "stabilisation", "isf", "unifil", "mandate", "gaza force", "nothing"}) {
     add([&](auto& f) { f.topic = t; });
   }
   add([](auto& f) { f.outlet = "REUTERS"; });
@@ -242,9 +243,8 @@ TEST_F(WatchTest, MatcherAgreesWithTheStoreOnEveryFilterShape) {
     for (const auto& s : stances) {
       if (matcher.Matches(s)) from_matcher.insert(s.id());
     }
-    EXPECT_EQ(from_store, from_matcher)
-        << "condition=" << f.condition << " topic=" << f.topic << " outlet=" << f.outlet
-        << " actor_text=" << f.actor_text;
+    EXPECT_EQ(from_store, from_matcher) << "condition=" << f.condition << " topic=" << f.topic
+                                        << " outlet=" << f.outlet << " actor_text=" << f.actor_text;
   }
 }
 

@@ -132,7 +132,8 @@ TEST_F(SqliteStanceStoreTest, UpsertReportsOnlyNewOrChangedStances) {
 TEST_F(SqliteStanceStoreTest, CountersFollowUpdatesOfPositionAndConditions) {
   auto a = MakeStance("a", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 1,
                       {{"UN_MANDATE", "x"}, {"UN_MANDATE", "y"}, {"CEASEFIRE", "z"}});
-  ASSERT_TRUE(store_->Upsert({a, MakeStance("b", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 2)}).ok());
+  ASSERT_TRUE(
+      store_->Upsert({a, MakeStance("b", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 2)}).ok());
   std::vector<ActorStats> actors;
   ASSERT_TRUE(store_->ListActors("", &actors).ok());
   ASSERT_EQ(actors.size(), 1u);
@@ -157,8 +158,8 @@ TEST_F(SqliteStanceStoreTest, CountersFollowUpdatesOfPositionAndConditions) {
 TEST_F(SqliteStanceStoreTest, OldestFirstAndTotal) {
   std::vector<v1::Stance> stances;
   for (int i = 0; i < 10; ++i) {
-    stances.push_back(MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan",
-                                 v1::POSITION_SUPPORT, 100 + i / 2));
+    stances.push_back(MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT,
+                                 100 + i / 2));
   }
   ASSERT_TRUE(store_->Upsert(stances).ok());
   ListOptions options;
@@ -174,15 +175,15 @@ TEST_F(SqliteStanceStoreTest, OldestFirstAndTotal) {
     options.after = page.next;
     options.count_total = false;
   } while (options.after);
-  EXPECT_EQ(seen, (std::vector<std::string>{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-                                            "s9"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}));
 }
 
 // A database written by the walking skeleton (schema version 1) is migrated in place: the new
 // columns and counters are filled from what was stored, including what only the bodies hold.
 TEST(SqliteStanceStoreMigrationTest, UpgradesAVersionOneDatabase) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("stancewire-migrate-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("stancewire-migrate-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "stances.db").string();
@@ -201,7 +202,9 @@ CREATE TABLE stance_conditions (stance_id TEXT NOT NULL, kind TEXT NOT NULL, tex
 CREATE INDEX stance_conditions_by_stance ON stance_conditions(stance_id);
 CREATE INDEX stance_conditions_by_kind ON stance_conditions(kind, stance_id);
 PRAGMA user_version=1;
-)sql", &error)) << error;
+)sql",
+                        &error))
+        << error;
     auto s = MakeStance("old", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 50,
                         {{"UN_MANDATE", "a UN resolution"}, {"CLEAR_MANDATE", "a clear mandate"}});
     s.set_topic_label("International Stabilisation Force");
@@ -211,9 +214,10 @@ PRAGMA user_version=1;
         "'gaza-international-stabilization-force', 3, 'AnewZ', 50000000000, ?1)");
     insert.BindBlob(1, s.SerializeAsString());
     ASSERT_TRUE(insert.Run()) << db.last_error();
-    ASSERT_TRUE(db.Exec("INSERT INTO stance_conditions VALUES ('old', 'UN_MANDATE', 'a UN "
-                        "resolution'), ('old', 'CLEAR_MANDATE', 'a clear mandate')",
-                        &error))
+    ASSERT_TRUE(
+        db.Exec("INSERT INTO stance_conditions VALUES ('old', 'UN_MANDATE', 'a UN "
+                "resolution'), ('old', 'CLEAR_MANDATE', 'a clear mandate')",
+                &error))
         << error;
   }
   std::string error;
@@ -236,7 +240,8 @@ PRAGMA user_version=1;
   EXPECT_EQ(claims.claims[0].condition_kinds,
             (std::vector<std::string>{"CLEAR_MANDATE", "UN_MANDATE"}));
   // New stances after the migration are counted on top.
-  ASSERT_TRUE(store->Upsert({MakeStance("new", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 60)}).ok());
+  ASSERT_TRUE(
+      store->Upsert({MakeStance("new", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 60)}).ok());
   ASSERT_TRUE(store->ListActors("", &actors).ok());
   EXPECT_EQ(actors[0].stance_count, 2);
   store.reset();

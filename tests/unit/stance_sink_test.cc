@@ -1,5 +1,7 @@
 // The delivery path in one process: outbox -> forwarder -> StanceSink -> store, over a real gRPC
 // stream on a loopback port.
+#include "query-service/stance_sink.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,7 +13,6 @@
 #include "ingest-service/forwarder.h"
 #include "ingest-service/outbox.h"
 #include "query-service/sqlite_stance_store.h"
-#include "query-service/stance_sink.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire {
@@ -61,8 +62,8 @@ class DeliveryTest : public ::testing::Test {
   void Append(int from, int to) {
     std::vector<v1::Stance> stances;
     for (int i = from; i < to; ++i) {
-      stances.push_back(MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan",
-                                   v1::POSITION_SUPPORT, i));
+      stances.push_back(
+          MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i));
     }
     std::promise<grpc::Status> done;
     outbox_->Append(std::move(stances), [&](const grpc::Status& s) { done.set_value(s); });
@@ -116,8 +117,8 @@ ingest::ForwarderOptions FastOptions() {
 TEST_F(DeliveryTest, DeliversEverythingInBatchesAndEmptiesTheOutbox) {
   StartServer(0);
   Append(0, 1000);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   ingest::Forwarder forwarder(outbox_.get(), channel, FastOptions());
   forwarder.Start();
   Append(1000, 1500);  // while streaming
@@ -132,8 +133,8 @@ TEST_F(DeliveryTest, WaitsForALateReceiverAndResumesAfterItRestarts) {
   const int port = port_;
   StopServer();
   Append(0, 300);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   ingest::Forwarder forwarder(outbox_.get(), channel, FastOptions());
   forwarder.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

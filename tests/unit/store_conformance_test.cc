@@ -42,9 +42,9 @@ class SqliteDatabase : public Database {
  public:
   SqliteDatabase() {
     static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-conformance-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter++));
+    dir_ =
+        std::filesystem::temp_directory_path() /
+        ("stancewire-conformance-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(dir_);
   }
   ~SqliteDatabase() override { std::filesystem::remove_all(dir_); }
@@ -88,7 +88,8 @@ class PostgresDatabase : public Database {
   }
   ~PostgresDatabase() override {
     std::string ignored;
-    if (created_) AdminExec(base_uri_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)", &ignored);
+    if (created_)
+      AdminExec(base_uri_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)", &ignored);
   }
   bool created() const { return created_; }
   const std::string& error() const { return error_; }
@@ -397,8 +398,8 @@ TEST_P(StoreConformanceTest, PositionOutletPublishedRangeAndTheirConjunction) {
        With(MakeStance("e", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 500,
                        {{"UN_MANDATE", "x"}}),
             "t2", "Topic Two", "Reuters"),
-       With(MakeStance("f", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 600),
-            "t1", "Topic One", "Reuters")});
+       With(MakeStance("f", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 600), "t1", "Topic One",
+            "Reuters")});
   StanceFilter f;
   f.position = v1::POSITION_SUPPORT;
   EXPECT_EQ(Ids(f), std::vector<std::string>{"c"});
@@ -408,7 +409,7 @@ TEST_P(StoreConformanceTest, PositionOutletPublishedRangeAndTheirConjunction) {
   f.outlet = "Reut";
   EXPECT_TRUE(Ids(f).empty());
   f = {};
-  f.published_after_nanos = 200 * kSec;  // inclusive
+  f.published_after_nanos = 200 * kSec;   // inclusive
   f.published_before_nanos = 400 * kSec;  // exclusive
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"c", "b"}));
   EXPECT_EQ(Total(f), 2);
@@ -440,8 +441,8 @@ TEST_P(StoreConformanceTest, PositionOutletPublishedRangeAndTheirConjunction) {
 TEST_P(StoreConformanceTest, OrdersAndPagesWithoutGapsOrRepeatsUnderTies) {
   // Ties on published, ids whose bytewise order differs from a locale's ("B" < "a" < "b").
   std::vector<v1::Stance> batch;
-  const std::vector<std::string> ids = {"a", "B", "b", "A1", "a1", "_x", "z", "Z", "m", "0",
-                                        "aa", "ab", "Ab", "é", "e", "f"};
+  const std::vector<std::string> ids = {"a", "B", "b",  "A1", "a1", "_x", "z", "Z",
+                                        "m", "0", "aa", "ab", "Ab", "é",  "e", "f"};
   for (size_t i = 0; i < ids.size(); ++i) {
     batch.push_back(MakeStance(ids[i], i % 2 ? "AZE" : "TUR", "x", v1::POSITION_SUPPORT,
                                100 + static_cast<int64_t>(i % 3)));
@@ -556,8 +557,7 @@ TEST_P(StoreConformanceTest, ListConditionsContentsAndOrder) {
   Put({With(MakeStance("a", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 100,
                        {{"UN_MANDATE", "x"}, {"UN_MANDATE", "y"}, {"CLEAR_MANDATE", "z"}}),
             "t1", "", ""),
-       With(MakeStance("b", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 200,
-                       {{"UN_MANDATE", "x"}}),
+       With(MakeStance("b", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 200, {{"UN_MANDATE", "x"}}),
             "t1", "", ""),
        With(MakeStance("c", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 300,
                        {{"UN_MANDATE", "x"}, {"", "no kind"}}),
@@ -790,7 +790,10 @@ TEST_F(PostgresStoreTest, WrongPasswordIsAClearError) {
   ::setenv("PGPASSWORD", "wrong", 1);
   std::string error;
   auto store = OpenStanceStore(db_->uri(), &error);
-  if (saved) ::setenv("PGPASSWORD", keep.c_str(), 1); else ::unsetenv("PGPASSWORD");
+  if (saved)
+    ::setenv("PGPASSWORD", keep.c_str(), 1);
+  else
+    ::unsetenv("PGPASSWORD");
   if (keep.empty()) GTEST_SKIP() << "the server does not ask for a password";
   EXPECT_FALSE(store);
   EXPECT_NE(error.find("password"), std::string::npos) << error;
@@ -867,7 +870,8 @@ TEST_F(PostgresStoreTest, NotifiesCommittedChangesToEveryListener) {
   ASSERT_TRUE(writer->Upsert(batch).ok());
   {
     std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !seen_by_reader.empty(); }));
+    ASSERT_TRUE(
+        cv.wait_for(lock, std::chrono::seconds(10), [&] { return !seen_by_reader.empty(); }));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   {
@@ -915,8 +919,7 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
       std::vector<std::pair<std::string, std::string>> conditions;
       for (int c = rng() % 3; c > 0; --c) conditions.emplace_back(pick(kinds), pick(texts));
       auto s = With(MakeStance("id" + std::to_string(rng() % 200), actor, actor + " name",
-                               static_cast<v1::Position>(rng() % 5), 1000 + rng() % 40,
-                               conditions),
+                               static_cast<v1::Position>(rng() % 5), 1000 + rng() % 40, conditions),
                     pick(topics), pick(labels), pick(outlets));
       s.mutable_actor()->set_mention(rng() % 2 ? "Baku" : "Ankara");
       s.mutable_actor()->set_kind(rng() % 2 ? "state" : "");
@@ -928,10 +931,11 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
     EXPECT_EQ(rs.changed, rp.changed) << "round " << round;
   }
 
-  const std::vector<std::string> conditions = {"", "UN_MANDATE", "ceasefire", "clear mandate",
-                                               "council", "50%", "under_score", "un backing"};
-  const std::vector<std::string> topic_filters = {"", "gaza-isf", "GAZA-isf", "isf", "force",
-                                                  "rafah", "100%", "talks truce", "none"};
+  const std::vector<std::string> conditions = {
+      "",        "UN_MANDATE", "ceasefire",   "clear mandate",
+      "council", "50%",        "under_score", "un backing"};
+  const std::vector<std::string> topic_filters = {
+      "", "gaza-isf", "GAZA-isf", "isf", "force", "rafah", "100%", "talks truce", "none"};
   for (int q = 0; q < 300; ++q) {
     StanceFilter f;
     if (rng() % 3 == 0) f.actor_ids = {pick(actors)};

@@ -7,10 +7,10 @@
 
 namespace stancewire::testing {
 
-inline v1::Stance MakeStance(const std::string& id, const std::string& actor_id,
-                             const std::string& actor_name, v1::Position position,
-                             int64_t published_seconds,
-                             const std::vector<std::pair<std::string, std::string>>& conditions = {}) {
+inline v1::Stance MakeStance(
+    const std::string& id, const std::string& actor_id, const std::string& actor_name,
+    v1::Position position, int64_t published_seconds,
+    const std::vector<std::pair<std::string, std::string>>& conditions = {}) {
   v1::Stance s;
   s.set_id(id);
   s.set_item_id("item-" + id);
