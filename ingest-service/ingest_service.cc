@@ -58,17 +58,28 @@ grpc::Status IngestServiceImpl::DecodeRequest(const std::string& bytes,
   return grpc::Status::OK;
 }
 
+grpc::Status IngestServiceImpl::Admit(const grpc::CallbackServerContext& context, bool stores,
+                                      const grpc::ByteBuffer& request_bytes,
+                                      v1::ExtractRequest* request) const {
+  if (authorizer_) {
+    // Ingest stores, so it needs a writer; Extract stores nothing: readers and writers may dry-run.
+    grpc::Status allowed = authorizer_->Authorize(context, "writer");
+    if (!stores && allowed.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      allowed = authorizer_->Authorize(context, "reader");
+    }
+    if (!allowed.ok()) return allowed;
+  }
+  std::string bytes;
+  if (!ToString(request_bytes, &bytes)) return InvalidArgument("request could not be read");
+  return DecodeRequest(bytes, request);
+}
+
 grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext* context,
                                                     const grpc::ByteBuffer* request_bytes,
                                                     grpc::ByteBuffer* response_bytes) {
   auto* reactor = context->DefaultReactor();
-  std::string bytes;
   v1::ExtractRequest request;  // same wire shape as IngestRequest
-  grpc::Status status = authorizer_ ? authorizer_->Authorize(*context, "writer") : grpc::Status::OK;
-  if (status.ok()) {
-    status = ToString(*request_bytes, &bytes) ? DecodeRequest(bytes, &request)
-                                              : InvalidArgument("request could not be read");
-  }
+  grpc::Status status = Admit(*context, /*stores=*/true, *request_bytes, &request);
   if (!status.ok()) {
     reactor->Finish(status);
     return reactor;
@@ -94,20 +105,8 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Extract(grpc::CallbackServerContext
                                                      const grpc::ByteBuffer* request_bytes,
                                                      grpc::ByteBuffer* response_bytes) {
   auto* reactor = context->DefaultReactor();
-  std::string bytes;
   v1::ExtractRequest request;
-  // Extract stores nothing: readers and writers alike may dry-run.
-  grpc::Status status = grpc::Status::OK;
-  if (authorizer_) {
-    status = authorizer_->Authorize(*context, "reader");
-    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-      status = authorizer_->Authorize(*context, "writer");
-    }
-  }
-  if (status.ok()) {
-    status = ToString(*request_bytes, &bytes) ? DecodeRequest(bytes, &request)
-                                              : InvalidArgument("request could not be read");
-  }
+  grpc::Status status = Admit(*context, /*stores=*/false, *request_bytes, &request);
   if (status.ok()) {
     extraction::ExtractOptions options;
     options.explain = request.explain();

@@ -38,6 +38,10 @@ class IngestServiceImpl final : public IngestServiceBase {
   grpc::Status DecodeRequest(const std::string& bytes, v1::ExtractRequest* request) const;
 
  private:
+  // The caller's role (a writer to store; reader or writer to extract), then DecodeRequest.
+  grpc::Status Admit(const grpc::CallbackServerContext& context, bool stores,
+                     const grpc::ByteBuffer& request_bytes, v1::ExtractRequest* request) const;
+
   const extraction::Extractor* extractor_;
   Outbox* outbox_;
   size_t max_text_bytes_;

@@ -15,10 +15,7 @@ using testing::MakeStance;
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-outbox-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("outbox");
     options_.path = (dir_ / "outbox.db").string();
     options_.max_pending_stances = 5;
     options_.sync = SyncMode::kNormal;

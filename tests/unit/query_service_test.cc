@@ -60,10 +60,7 @@ v1::Stance Rich(const std::string& id, const std::string& actor_id, const std::s
 class QueryServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-query-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("query");
     std::string error;
     store_ = SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
     ASSERT_TRUE(store_) << error;

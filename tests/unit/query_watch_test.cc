@@ -31,10 +31,7 @@ v1::Stance WithOutlet(v1::Stance s, const std::string& outlet, const std::string
 class WatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-watch-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("watch");
     std::string error;
     store_ = SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
     ASSERT_TRUE(store_) << error;

@@ -14,10 +14,7 @@ using testing::MakeStance;
 class SqliteStanceStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("store");
     std::string error;
     store_ = SqliteStanceStore::Open((dir_ / "sub" / "stances.db").string(), &error);
     ASSERT_TRUE(store_) << error;

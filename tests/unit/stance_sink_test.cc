@@ -23,10 +23,7 @@ using testing::MakeStance;
 class DeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("stancewire-delivery-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("delivery");
     std::string error;
     store_ = query::SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
     ASSERT_TRUE(store_) << error;

@@ -1,11 +1,25 @@
 // Small stance builders shared by the unit tests.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 
 #include "stancewire/v1/stance.pb.h"
 
 namespace stancewire::testing {
+
+// An empty folder of the current test's own ("stancewire-PREFIX-PID-TEST"), so that tests and
+// parallel runs never share files.
+inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("stancewire-" + prefix + "-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  return dir;
+}
 
 inline v1::Stance MakeStance(
     const std::string& id, const std::string& actor_id, const std::string& actor_name,
