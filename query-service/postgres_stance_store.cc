@@ -689,6 +689,7 @@ grpc::Status PostgresStanceStore::List(const StanceFilter& filter, const ListOpt
                                        StancePage* page) {
   return WithConn([&](Conn* conn) -> grpc::Status {
     page->stances.clear();
+    page->serialized.clear();
     page->next.reset();
     page->total.reset();
     Sql sql;
@@ -713,22 +714,27 @@ grpc::Status PostgresStanceStore::List(const StanceFilter& filter, const ListOpt
                sql.P(options.after->published_nanos) + ", " + sql.P(options.after->id) + ")";
     }
     const int limit = std::max(0, options.limit);
-    sql.text = "SELECT s.body, s.id FROM stances s WHERE " + where + " ORDER BY s.published " +
-               dir + ", s.id " + dir + " LIMIT " + sql.P(static_cast<int64_t>(limit) + 1);
+    sql.text = "SELECT s.body, s.id, s.published FROM stances s WHERE " + where +
+               " ORDER BY s.published " + dir + ", s.id " + dir + " LIMIT " +
+               sql.P(static_cast<int64_t>(limit) + 1);
     Result r;
     grpc::Status s = conn->Exec(sql, "query", &r);
     if (!s.ok()) return s;
     const int rows = PQntuples(r.get());
     for (int i = 0; i < rows && i < limit; ++i) {
+      if (options.serialized) {
+        page->serialized.emplace_back(Bytes(r.get(), i, 0));
+        continue;
+      }
       v1::Stance stance;
       if (!ParseStance(Bytes(r.get(), i, 0), &stance)) {
         return Internal("decode", "stance " + std::string(Bytes(r.get(), i, 1)) + " is corrupt");
       }
       page->stances.push_back(std::move(stance));
     }
-    if (rows > limit && !page->stances.empty()) {
-      const auto& last = page->stances.back();
-      page->next = StanceCursor{TimestampNanos(last.published()), last.id()};
+    if (rows > limit && limit > 0) {
+      page->next =
+          StanceCursor{Int(r.get(), limit - 1, 2), std::string(Bytes(r.get(), limit - 1, 1))};
     }
     if (options.count_total) return txn.Commit();
     return grpc::Status::OK;

@@ -697,6 +697,7 @@ static void BuildListSql(const FilterSql& f, const ListOptions& options, Sql* sq
 grpc::Status SqliteStanceStore::List(const StanceFilter& filter, const ListOptions& options,
                                      StancePage* page) {
   page->stances.clear();
+  page->serialized.clear();
   page->next.reset();
   page->total.reset();
   SW_BORROW_READER(reader);
@@ -739,16 +740,24 @@ grpc::Status SqliteStanceStore::List(const StanceFilter& filter, const ListOptio
   auto* stmt = reader->Statement(sql.text, &error);
   if (!stmt) return Internal("prepare", error);
   sql.BindAll(stmt);
+  int rows = 0;
+  StanceCursor last;
   status = ForEachRow(stmt, "query", [&]() -> grpc::Status {
-    if (static_cast<int>(page->stances.size()) == options.limit) {
+    if (rows == options.limit) {
       // One row beyond the page: there is more, and the cursor is the last row returned.
-      const auto& last = page->stances.back();
-      page->next = StanceCursor{TimestampNanos(last.published()), last.id()};
+      page->next = std::move(last);
       return kStop;
+    }
+    ++rows;
+    last.published_nanos = stmt->ColumnInt(1);
+    last.id.assign(stmt->ColumnText(2));
+    if (options.serialized) {
+      page->serialized.emplace_back(stmt->ColumnBlob(0));
+      return grpc::Status::OK;
     }
     v1::Stance stance;
     if (!ParseStance(stmt->ColumnBlob(0), &stance)) {
-      return Internal("decode", "stance " + std::string(stmt->ColumnText(2)) + " is corrupt");
+      return Internal("decode", "stance " + last.id + " is corrupt");
     }
     page->stances.push_back(std::move(stance));
     return grpc::Status::OK;

@@ -501,6 +501,42 @@ TEST_P(StoreConformanceTest, OrdersAndPagesWithoutGapsOrRepeatsUnderTies) {
   EXPECT_FALSE(page.total);
 }
 
+TEST_P(StoreConformanceTest, SerializedPagesAreTheStoredStancesWithTheSameCursors) {
+  std::vector<v1::Stance> batch;
+  for (int i = 0; i < 7; ++i) {
+    batch.push_back(MakeStance("s" + std::to_string(i), i % 2 ? "AZE" : "TUR", "x",
+                               v1::POSITION_CONDITIONAL, 100 + i / 3,
+                               {{"UN_MANDATE", "a mandate " + std::to_string(i)}}));
+  }
+  Put(batch);
+  for (bool oldest_first : {false, true}) {
+    ListOptions decoded;
+    decoded.limit = 3;
+    decoded.oldest_first = oldest_first;
+    decoded.count_total = true;
+    ListOptions serialized = decoded;
+    serialized.serialized = true;
+    for (int page_no = 0; page_no < 4; ++page_no) {
+      StancePage a, b;
+      ASSERT_TRUE(store_->List({}, decoded, &a).ok());
+      ASSERT_TRUE(store_->List({}, serialized, &b).ok());
+      EXPECT_TRUE(b.stances.empty());
+      ASSERT_EQ(a.stances.size(), b.serialized.size());
+      for (size_t i = 0; i < a.stances.size(); ++i) {
+        v1::Stance parsed;
+        ASSERT_TRUE(parsed.ParseFromString(b.serialized[i]));
+        EXPECT_EQ(parsed.SerializeAsString(), a.stances[i].SerializeAsString());
+      }
+      EXPECT_EQ(a.total, b.total);
+      ASSERT_EQ(a.next.has_value(), b.next.has_value());
+      if (!a.next) break;
+      EXPECT_EQ(a.next->id, b.next->id);
+      EXPECT_EQ(a.next->published_nanos, b.next->published_nanos);
+      decoded.after = serialized.after = a.next;
+    }
+  }
+}
+
 TEST_P(StoreConformanceTest, ListActorsContentsAndOrder) {
   auto a1 = With(MakeStance("a1", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 100), "t1",
                  "Stabilisation Force", "");
