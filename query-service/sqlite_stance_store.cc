@@ -1,12 +1,18 @@
 #include "query-service/sqlite_stance_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
+#include <tuple>
 #include <variant>
 
 #include "query-service/postgres_stance_store.h"
+#include "query-service/stance_id_index.h"
 #include "query-service/stance_match.h"
 
 namespace stancewire::query {
@@ -153,6 +159,78 @@ CREATE TRIGGER stance_kinds_count_delete AFTER DELETE ON stance_kinds BEGIN
     AND topic = OLD.topic AND position = OLD.position AND n <= 0;
   UPDATE totals SET n = n - 1 WHERE kind = OLD.kind AND position = OLD.position;
 END;
+)sql",
+    // 3: a layout that grows at its end. Stance rows are keyed by arrival order (seq), and each
+    // stance's condition and kind rows by that seq, so a batch of new stances appends to its
+    // tables instead of rewriting random pages of trees keyed by the hashed stance id (in v2,
+    // ~28 KB of WAL per stance). No index is keyed by id at all: the writer keeps that map in
+    // memory (StanceIdIndex). The counters are no longer kept by triggers: the writer adds up a
+    // transaction's changes and applies them once (SqliteStanceStore::Upsert).
+    R"sql(
+DROP TRIGGER stances_count_insert;
+DROP TRIGGER stances_count_delete;
+DROP TRIGGER stances_count_update;
+DROP TRIGGER stance_kinds_count_insert;
+DROP TRIGGER stance_kinds_count_delete;
+CREATE TABLE stances_v3 (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  actor_name TEXT NOT NULL,
+  actor_mention TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  topic_label TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  outlet TEXT NOT NULL,
+  published INTEGER NOT NULL,
+  condition_kinds TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+INSERT INTO stances_v3(id, item_id, actor_id, actor_name, actor_mention, topic, topic_label,
+                       position, outlet, published, condition_kinds, body)
+  SELECT id, item_id, actor_id, actor_name, actor_mention, topic, topic_label, position, outlet,
+         published, condition_kinds, body
+  FROM stances ORDER BY published, id;
+-- For the joins below only: the writer finds stances by id through StanceIdIndex, in memory.
+CREATE INDEX stances_v3_by_id ON stances_v3(id);
+CREATE TABLE stance_conditions_v3 (
+  stance_seq INTEGER NOT NULL,
+  ord INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (stance_seq, ord)
+) WITHOUT ROWID;
+INSERT INTO stance_conditions_v3(stance_seq, ord, kind, text)
+  SELECT s.seq, c.rowid, c.kind, c.text
+  FROM stance_conditions c JOIN stances_v3 s ON s.id = c.stance_id;
+CREATE TABLE stance_kinds_v3 (
+  stance_seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  stance_id TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  published INTEGER NOT NULL,
+  PRIMARY KEY (stance_seq, kind)
+) WITHOUT ROWID;
+INSERT INTO stance_kinds_v3(stance_seq, kind, stance_id, actor_id, topic, position, published)
+  SELECT s.seq, k.kind, k.stance_id, k.actor_id, k.topic, k.position, k.published
+  FROM stance_kinds k JOIN stances_v3 s ON s.id = k.stance_id;
+DROP INDEX stances_v3_by_id;
+DROP TABLE stance_conditions;
+DROP TABLE stance_kinds;
+DROP TABLE stances;
+ALTER TABLE stances_v3 RENAME TO stances;
+ALTER TABLE stance_conditions_v3 RENAME TO stance_conditions;
+ALTER TABLE stance_kinds_v3 RENAME TO stance_kinds;
+CREATE INDEX stances_by_time ON stances(published, id);
+CREATE INDEX stances_by_actor ON stances(actor_id, published, id);
+CREATE INDEX stances_by_topic ON stances(topic, published, id);
+CREATE INDEX stances_by_outlet ON stances(outlet COLLATE NOCASE, published, id);
+CREATE INDEX stances_by_claim ON stances(actor_id, topic, position, condition_kinds, published, id);
+CREATE INDEX stance_kinds_by_time ON stance_kinds(kind, published, stance_id, position);
+CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published, stance_id, position);
 )sql",
 };
 // The migration after which BackfillFromBodies runs (1-based: the version it produces).
@@ -325,7 +403,7 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
   };
 
   if (by_kind) {
-    out->from = "stance_kinds k JOIN stances s ON s.id = k.stance_id";
+    out->from = "stance_kinds k JOIN stances s ON s.seq = k.stance_seq";
     out->published = "k.published";
     out->id = "k.stance_id";
     w += " AND k.kind = " + sql->P(condition.kind);
@@ -354,10 +432,11 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
     }
     if (!filter.condition.empty()) {
       // Words: a condition whose text holds every word, or whose kind is their upper-snake form.
-      w += " AND (EXISTS (SELECT 1 FROM stance_kinds kk WHERE kk.stance_id = s.id AND kk.kind = " +
-           sql->P(condition.kind) + ")";
+      w +=
+          " AND (EXISTS (SELECT 1 FROM stance_kinds kk WHERE kk.stance_seq = s.seq AND kk.kind = " +
+          sql->P(condition.kind) + ")";
       if (!condition.words.empty()) {
-        w += " OR EXISTS (SELECT 1 FROM stance_conditions c WHERE c.stance_id = s.id";
+        w += " OR EXISTS (SELECT 1 FROM stance_conditions c WHERE c.stance_seq = s.seq";
         for (const auto& word : condition.words) {
           w += " AND c.text LIKE " + sql->P(LikePattern(word)) + " ESCAPE '\\'";
         }
@@ -437,16 +516,168 @@ int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000000000LL + ts.nanos();
 }
 
+// What the writer connection keeps between transactions: its statements, prepared once, and what
+// it knows to be stored already (topic labels, actor names and kinds), so that a batch does not
+// rewrite the same few rows thousands of times.
+struct SqliteStanceStore::WriterState {
+  SqliteStatement insert_stance, find_stance, update_stance, ids_after;
+  SqliteStatement clear_conditions, add_condition, clear_kinds, add_kind;
+  SqliteStatement add_label, put_actor;
+  SqliteStatement add_actor_count, drop_actor_count, add_condition_count, drop_condition_count,
+      add_total, data_version;
+
+  // Where each stored id is (its seq): the stances table has no index by id.
+  StanceIdIndex ids;
+  // Stored as far as this connection knows; forgotten when a transaction rolls back.
+  std::set<std::pair<std::string, std::string>> labels;               // (topic, label)
+  std::map<std::string, std::pair<std::string, std::string>> actors;  // id -> (name, kind)
+  // PRAGMA data_version after our last transaction: another connection's commit changes it, and
+  // then what we know may be stale.
+  int64_t known_version = -1;
+
+  // The counter changes of one transaction, applied once at its end.
+  std::map<std::tuple<std::string, std::string, int64_t>, int64_t> actor_deltas;
+  std::map<std::tuple<std::string, std::string, std::string, int64_t>, int64_t> condition_deltas;
+  std::map<std::pair<std::string, int64_t>, int64_t> total_deltas;
+
+  WriterState(SqliteDb& db, StanceIdIndex::HashFunction id_hash)
+      : ids(id_hash),
+        insert_stance(db.Prepare(
+            "INSERT INTO stances(id, item_id, actor_id, actor_name, actor_mention, topic, "
+            "topic_label, position, outlet, published, condition_kinds, body) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")),
+        find_stance(
+            db.Prepare("SELECT id, actor_id, topic, position, condition_kinds, body FROM stances "
+                       "WHERE seq = ?1")),
+        update_stance(db.Prepare(
+            "UPDATE stances SET item_id = ?2, actor_id = ?3, actor_name = ?4, "
+            "actor_mention = ?5, topic = ?6, topic_label = ?7, position = ?8, outlet = ?9, "
+            "published = ?10, condition_kinds = ?11, body = ?12 WHERE seq = ?1")),
+        ids_after(db.Prepare("SELECT seq, id FROM stances WHERE seq > ?1 ORDER BY seq")),
+        clear_conditions(db.Prepare("DELETE FROM stance_conditions WHERE stance_seq = ?1")),
+        add_condition(db.Prepare(
+            "INSERT INTO stance_conditions(stance_seq, ord, kind, text) VALUES (?1, ?2, ?3, ?4)")),
+        clear_kinds(db.Prepare("DELETE FROM stance_kinds WHERE stance_seq = ?1")),
+        add_kind(db.Prepare(
+            "INSERT INTO stance_kinds(stance_seq, kind, stance_id, actor_id, topic, position, "
+            "published) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")),
+        add_label(db.Prepare("INSERT OR IGNORE INTO topic_labels(topic, label) VALUES (?1, ?2)")),
+        put_actor(db.Prepare(
+            "INSERT INTO actors(id, name, kind) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE "
+            "SET name = excluded.name, kind = excluded.kind "
+            "WHERE name IS NOT excluded.name OR kind IS NOT excluded.kind")),
+        add_actor_count(db.Prepare(
+            "INSERT INTO actor_counts(actor_id, topic, position, n) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT(actor_id, topic, position) DO UPDATE SET n = n + excluded.n")),
+        drop_actor_count(db.Prepare(
+            "DELETE FROM actor_counts WHERE actor_id = ?1 AND topic = ?2 AND position = ?3 "
+            "AND n <= 0")),
+        add_condition_count(
+            db.Prepare("INSERT INTO condition_counts(kind, actor_id, topic, position, n) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, actor_id, topic, position) "
+                       "DO UPDATE SET n = n + excluded.n")),
+        drop_condition_count(db.Prepare(
+            "DELETE FROM condition_counts WHERE kind = ?1 AND actor_id = ?2 AND topic = ?3 "
+            "AND position = ?4 AND n <= 0")),
+        add_total(db.Prepare("INSERT INTO totals(kind, position, n) VALUES (?1, ?2, ?3) "
+                             "ON CONFLICT(kind, position) DO UPDATE SET n = n + excluded.n")),
+        data_version(db.Prepare("PRAGMA data_version")) {}
+
+  const std::string* PrepareError() const {
+    for (const SqliteStatement* s :
+         {&insert_stance, &find_stance, &update_stance, &ids_after, &clear_conditions,
+          &add_condition, &clear_kinds, &add_kind, &add_label, &put_actor, &add_actor_count,
+          &drop_actor_count, &add_condition_count, &drop_condition_count, &add_total,
+          &data_version}) {
+      if (!s->ok()) return &s->error();
+    }
+    return nullptr;
+  }
+
+  // Learns the rows other connections appended since we last looked (all of them, the first
+  // time). Rows are never deleted and a row's id never changes, so this keeps `ids` exact.
+  bool CatchUp(std::string* error) {
+    ids_after.Bind(1, ids.max_seq());
+    int rc;
+    while ((rc = ids_after.Step()) == SQLITE_ROW) {
+      ids.Load(ids_after.ColumnText(1), ids_after.ColumnInt(0));
+    }
+    if (rc != SQLITE_DONE) *error = ids_after.error();
+    ids_after.Reset();
+    return rc == SQLITE_DONE;
+  }
+
+  // One stance more (sign +1) or less (-1) under these counters.
+  void Count(const std::string& actor, const std::string& topic, int64_t position,
+             const std::vector<std::string>& kinds, int sign) {
+    actor_deltas[{actor, topic, position}] += sign;
+    total_deltas[{std::string(), position}] += sign;
+    for (const auto& kind : kinds) {
+      condition_deltas[{kind, actor, topic, position}] += sign;
+      total_deltas[{kind, position}] += sign;
+    }
+  }
+
+  void EndTransaction(bool committed, int64_t version) {
+    actor_deltas.clear();
+    condition_deltas.clear();
+    total_deltas.clear();
+    if (committed) {
+      ids.CommitTransaction();
+      known_version = version;
+    } else {
+      ids.RollbackTransaction();
+      labels.clear();
+      actors.clear();
+      known_version = -1;
+    }
+  }
+};
+
+namespace {
+
+bool Run(SqliteStatement& stmt, std::initializer_list<std::variant<std::string_view, int64_t>> args,
+         bool blob_last = false) {
+  int i = 0;
+  const int n = static_cast<int>(args.size());
+  for (const auto& a : args) {
+    ++i;
+    if (const auto* v = std::get_if<int64_t>(&a)) {
+      stmt.Bind(i, *v);
+    } else if (blob_last && i == n) {
+      stmt.BindBlob(i, std::get<std::string_view>(a));
+    } else {
+      stmt.Bind(i, std::get<std::string_view>(a));
+    }
+  }
+  return stmt.Run();
+}
+
+}  // namespace
+
+namespace {
+
+// Background checkpoints start when the WAL holds this many pages (4 KiB each); past the upper
+// bound the committing writer also checkpoints, so the WAL stays bounded even if the background
+// checkpoints fall behind.
+constexpr int kCheckpointPages = 8192;
+constexpr int kWriterCheckpointPages = 65536;
+
+}  // namespace
+
 std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& path,
-                                                           std::string* error) {
+                                                           std::string* error,
+                                                           StanceIdIndex::HashFunction id_hash) {
   if (!EnsureParentDirectory(path, error)) return nullptr;
   std::unique_ptr<SqliteStanceStore> store(new SqliteStanceStore(path));
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged
-  // batch survive a power cut, not only a crash.
-  // A 64 MiB page cache keeps the indexes' upper levels in memory while large batches land.
-  if (!store->writer_.Exec(
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;", error)) {
+  // batch survive a power cut, not only a crash. A 128 MiB page cache keeps the id index and the
+  // growing ends of the other indexes in memory while large batches land; journal_size_limit
+  // trims the WAL file after it has been checkpointed and restarted.
+  if (!store->writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                           "PRAGMA cache_size=-131072; PRAGMA journal_size_limit=67108864;",
+                           error)) {
     *error = path + ": " + *error;
     return nullptr;
   }
@@ -454,11 +685,75 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
     *error = path + ": " + *error;
     return nullptr;
   }
+  store->writer_state_ = std::make_unique<WriterState>(store->writer_, id_hash);
+  if (const std::string* prepare_error = store->writer_state_->PrepareError()) {
+    *error = path + ": " + *prepare_error;
+    return nullptr;
+  }
+  if (!store->writer_state_->CatchUp(error)) {
+    *error = path + ": reading stance ids: " + *error;
+    return nullptr;
+  }
+  // Checkpoints (copying the WAL into the database, with an fsync) move off the commit path to a
+  // connection and thread of their own, so they overlap the next batch instead of stalling it.
+  sqlite3_wal_hook(
+      store->writer_.handle(),
+      [](void* self, sqlite3*, const char*, int pages) {
+        static_cast<SqliteStanceStore*>(self)->OnWalCommitted(pages);
+        return SQLITE_OK;
+      },
+      store.get());
+  if (!store->checkpoint_db_.Open(path, /*read_only=*/false, error) ||
+      !store->checkpoint_db_.Exec("PRAGMA synchronous=FULL", error)) {
+    *error = path + ": " + *error;
+    return nullptr;
+  }
+  store->checkpointer_ = std::thread([s = store.get()] { s->RunCheckpointer(); });
   return store;
 }
 
 SqliteStanceStore::SqliteStanceStore(std::string path) : path_(std::move(path)) {}
-SqliteStanceStore::~SqliteStanceStore() = default;
+
+SqliteStanceStore::~SqliteStanceStore() {
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+void SqliteStanceStore::OnWalCommitted(int pages) {
+  if (pages < kCheckpointPages) return;
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_wanted_ = true;
+  }
+  checkpoint_cv_.notify_one();
+  if (pages >= kWriterCheckpointPages) {
+    sqlite3_wal_checkpoint_v2(writer_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+  }
+}
+
+void SqliteStanceStore::RunCheckpointer() {
+  std::unique_lock lock(checkpoint_mu_);
+  while (!stopping_) {
+    // Also every few seconds, so that a quiet store does not keep a large WAL around.
+    checkpoint_cv_.wait_for(lock, std::chrono::seconds(5),
+                            [this] { return stopping_ || checkpoint_wanted_; });
+    if (stopping_) break;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    int log = 0, done = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.handle(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("store {}: checkpoint failed: {}", path_, checkpoint_db_.last_error());
+    }
+    lock.lock();
+  }
+}
 
 bool SqliteStanceStore::Migrate(std::string* error) {
   // BEGIN IMMEDIATE takes the write lock first, so two processes starting together migrate once.
@@ -529,107 +824,131 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
                                        UpsertResult* result) {
   std::lock_guard lock(write_mu_);
   if (result) result->changed.clear();
+  WriterState& w = *writer_state_;
   std::string error;
   if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Internal("begin", error);
-  // The WHERE makes a redelivered, identical stance a no-op (no rows changed): its conditions,
-  // counters and watchers are left alone.
-  auto upsert = writer_.Prepare(
-      "INSERT INTO stances(id, item_id, actor_id, actor_name, actor_mention, topic, position, "
-      "outlet, published, body, topic_label, condition_kinds) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-      "ON CONFLICT(id) DO UPDATE SET item_id=excluded.item_id, actor_id=excluded.actor_id, "
-      "actor_name=excluded.actor_name, actor_mention=excluded.actor_mention, "
-      "topic=excluded.topic, position=excluded.position, outlet=excluded.outlet, "
-      "published=excluded.published, body=excluded.body, topic_label=excluded.topic_label, "
-      "condition_kinds=excluded.condition_kinds WHERE stances.body IS NOT excluded.body");
-  auto clear_conditions = writer_.Prepare("DELETE FROM stance_conditions WHERE stance_id = ?1");
-  auto add_condition =
-      writer_.Prepare("INSERT INTO stance_conditions(stance_id, kind, text) VALUES (?1, ?2, ?3)");
-  auto clear_kinds = writer_.Prepare("DELETE FROM stance_kinds WHERE stance_id = ?1");
-  auto add_kind = writer_.Prepare(
-      "INSERT INTO stance_kinds(stance_id, kind, actor_id, topic, position, published) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  auto add_label =
-      writer_.Prepare("INSERT OR IGNORE INTO topic_labels(topic, label) VALUES (?1, ?2)");
-  auto add_actor = writer_.Prepare(
-      "INSERT INTO actors(id, name, kind) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
-      "name = excluded.name, kind = excluded.kind "
-      "WHERE name IS NOT excluded.name OR kind IS NOT excluded.kind");
-  for (auto* stmt : {&upsert, &clear_conditions, &add_condition, &clear_kinds, &add_kind,
-                     &add_label, &add_actor}) {
-    if (!stmt->ok()) {
-      writer_.Exec("ROLLBACK", &error);
-      return Internal("prepare", stmt->error());
-    }
+  int64_t version = 0;
+  if (w.data_version.Step() == SQLITE_ROW) version = w.data_version.ColumnInt(0);
+  w.data_version.Reset();
+  grpc::Status status = grpc::Status::OK;
+  if (version != w.known_version) {  // another connection wrote: what we knew may be stale
+    w.labels.clear();
+    w.actors.clear();
+    if (!w.CatchUp(&error)) status = Internal("read ids", error);
   }
-  std::string body;
+  w.ids.BeginTransaction();
+  if (status.ok()) status = UpsertLocked(stances, result);
+  if (status.ok() && !writer_.Exec("COMMIT", &error)) status = Internal("commit", error);
+  if (!status.ok()) {
+    std::string ignored;
+    writer_.Exec("ROLLBACK", &ignored);
+    if (result) result->changed.clear();
+    w.EndTransaction(/*committed=*/false, version);
+    return status;
+  }
+  w.EndTransaction(/*committed=*/true, version);
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stances,
+                                             UpsertResult* result) {
+  WriterState& w = *writer_state_;
+  std::string body, joined;
   for (size_t i = 0; i < stances.size(); ++i) {
     const auto& s = stances[i];
     s.SerializeToString(&body);
     const int64_t published = TimestampNanos(s.published());
+    const int64_t position = static_cast<int64_t>(s.position());
     const auto kinds = ConditionKinds(s);
-    upsert.Bind(1, s.id());
-    upsert.Bind(2, s.item_id());
-    upsert.Bind(3, s.actor().id());
-    upsert.Bind(4, s.actor().name());
-    upsert.Bind(5, s.actor().mention());
-    upsert.Bind(6, s.topic());
-    upsert.Bind(7, static_cast<int64_t>(s.position()));
-    upsert.Bind(8, s.outlet());
-    upsert.Bind(9, published);
-    upsert.BindBlob(10, body);
-    upsert.Bind(11, s.topic_label());
-    upsert.Bind(12, JoinKinds(kinds));
-    bool ok = upsert.Run();
-    const bool changed = ok && sqlite3_changes(writer_.handle()) > 0;
-    if (changed) {
-      clear_conditions.Bind(1, s.id());
-      ok = clear_conditions.Run();
-      for (const auto& c : s.conditions()) {
-        if (!ok) break;
-        add_condition.Bind(1, s.id());
-        add_condition.Bind(2, c.kind());
-        add_condition.Bind(3, c.text());
-        ok = add_condition.Run();
+    joined = JoinKinds(kinds);
+    const auto fail = [&](const SqliteStatement& stmt) {
+      return Internal("upsert " + s.id(),
+                      stmt.error().empty() ? writer_.last_error() : stmt.error());
+    };
+    int64_t seq = 0;
+    bool stored = false, hash_taken = false;
+    const auto found = w.ids.Find(s.id(), &seq);
+    if (found != StanceIdIndex::Lookup::kAbsent) {
+      // Stored before (a redelivery, identical: nothing to do; or a revision), or another id
+      // with the same hash.
+      w.find_stance.Bind(1, seq);
+      if (w.find_stance.Step() != SQLITE_ROW) {
+        w.find_stance.Reset();
+        return Internal("upsert " + s.id(), "row " + std::to_string(seq) + " is missing");
       }
-      clear_kinds.Bind(1, s.id());
-      ok = ok && clear_kinds.Run();
-      for (const auto& kind : kinds) {
-        if (!ok) break;
-        add_kind.Bind(1, s.id());
-        add_kind.Bind(2, kind);
-        add_kind.Bind(3, s.actor().id());
-        add_kind.Bind(4, s.topic());
-        add_kind.Bind(5, static_cast<int64_t>(s.position()));
-        add_kind.Bind(6, published);
-        ok = add_kind.Run();
+      stored = found == StanceIdIndex::Lookup::kExact || w.find_stance.ColumnText(0) == s.id();
+      hash_taken = !stored;
+      const bool same = stored && w.find_stance.ColumnBlob(5) == body;
+      if (stored && !same) {
+        w.Count(std::string(w.find_stance.ColumnText(1)), std::string(w.find_stance.ColumnText(2)),
+                w.find_stance.ColumnInt(3), SplitKinds(w.find_stance.ColumnText(4)), -1);
       }
-      for (const std::string& label : {std::string(), s.topic_label()}) {
-        if (!ok) break;
-        add_label.Bind(1, s.topic());
-        add_label.Bind(2, label);
-        ok = add_label.Run();
-      }
-      if (ok) {
-        add_actor.Bind(1, s.actor().id());
-        add_actor.Bind(2, s.actor().name());
-        add_actor.Bind(3, s.actor().kind());
-        ok = add_actor.Run();
-      }
-      if (ok && result) result->changed.push_back(i);
+      w.find_stance.Reset();
+      if (same) continue;
     }
-    if (!ok) {
-      std::string detail = writer_.last_error();
-      writer_.Exec("ROLLBACK", &error);
-      if (result) result->changed.clear();
-      return Internal("upsert " + s.id(), detail);
+    if (!stored) {
+      if (!Run(w.insert_stance,
+               {s.id(), s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
+                s.topic(), s.topic_label(), position, s.outlet(), published, joined, body},
+               /*blob_last=*/true)) {
+        return fail(w.insert_stance);
+      }
+      seq = sqlite3_last_insert_rowid(writer_.handle());
+      w.ids.Add(s.id(), seq, hash_taken);
+    } else if (!Run(w.update_stance,
+                    {seq, s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
+                     s.topic(), s.topic_label(), position, s.outlet(), published, joined, body},
+                    /*blob_last=*/true) ||
+               !Run(w.clear_conditions, {seq}) || !Run(w.clear_kinds, {seq})) {
+      return fail(w.update_stance);
+    }
+    w.Count(s.actor().id(), s.topic(), position, kinds, +1);
+    for (int c = 0; c < s.conditions_size(); ++c) {
+      if (!Run(w.add_condition,
+               {seq, int64_t{c}, s.conditions(c).kind(), s.conditions(c).text()})) {
+        return fail(w.add_condition);
+      }
+    }
+    for (const auto& kind : kinds) {
+      if (!Run(w.add_kind, {seq, kind, s.id(), s.actor().id(), s.topic(), position, published})) {
+        return fail(w.add_kind);
+      }
+    }
+    for (const std::string& label : {std::string(), s.topic_label()}) {
+      if (!w.labels.emplace(s.topic(), label).second) continue;
+      if (!Run(w.add_label, {s.topic(), label})) return fail(w.add_label);
+    }
+    auto known = w.actors.find(s.actor().id());
+    if (known == w.actors.end() || known->second.first != s.actor().name() ||
+        known->second.second != s.actor().kind()) {
+      if (!Run(w.put_actor, {s.actor().id(), s.actor().name(), s.actor().kind()})) {
+        return fail(w.put_actor);
+      }
+      w.actors[s.actor().id()] = {s.actor().name(), s.actor().kind()};
+    }
+    if (result) result->changed.push_back(i);
+  }
+  // The counters, once per key for the whole transaction.
+  for (const auto& [key, n] : w.actor_deltas) {
+    if (n == 0) continue;
+    const auto& [actor, topic, position] = key;
+    if (!Run(w.add_actor_count, {actor, topic, position, n}) ||
+        (n < 0 && !Run(w.drop_actor_count, {actor, topic, position}))) {
+      return Internal("actor counts", writer_.last_error());
     }
   }
-  if (!writer_.Exec("COMMIT", &error)) {
-    std::string ignored;
-    writer_.Exec("ROLLBACK", &ignored);
-    if (result) result->changed.clear();
-    return Internal("commit", error);
+  for (const auto& [key, n] : w.condition_deltas) {
+    if (n == 0) continue;
+    const auto& [kind, actor, topic, position] = key;
+    if (!Run(w.add_condition_count, {kind, actor, topic, position, n}) ||
+        (n < 0 && !Run(w.drop_condition_count, {kind, actor, topic, position}))) {
+      return Internal("condition counts", writer_.last_error());
+    }
+  }
+  for (const auto& [key, n] : w.total_deltas) {
+    if (n != 0 && !Run(w.add_total, {key.first, key.second, n})) {
+      return Internal("totals", writer_.last_error());
+    }
   }
   return grpc::Status::OK;
 }
@@ -790,7 +1109,8 @@ bool SqliteStanceStore::Analyze(std::string* error) {
 grpc::Status SqliteStanceStore::Count(int64_t* count) {
   SW_BORROW_READER(reader);
   std::string error;
-  auto* stmt = reader->Statement("SELECT COUNT(*) FROM stances", &error);
+  // The counter the writer keeps, not a scan of the whole table.
+  auto* stmt = reader->Statement("SELECT COALESCE(SUM(n), 0) FROM totals WHERE kind = ''", &error);
   if (!stmt) return Internal("prepare", error);
   return ForEachRow(stmt, "count", [&] {
     *count = stmt->ColumnInt(0);

@@ -1,12 +1,15 @@
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "common/sqlite_db.h"
+#include "query-service/stance_id_index.h"
 #include "query-service/stance_store.h"
 
 namespace stancewire::query {
@@ -16,11 +19,15 @@ namespace stancewire::query {
 //
 // Besides the stances themselves the schema keeps what the query API needs to stay fast at
 // millions of stances: one row per (stance, condition kind) with the columns the common filters
-// use (stance_kinds), and counters maintained by triggers (actor_counts, condition_counts).
+// use (stance_kinds), and counters the writer maintains in the same transaction (actor_counts,
+// condition_counts, totals). Rows are keyed by arrival order so that writes append; a thread of
+// its own checkpoints the WAL.
 class SqliteStanceStore : public StanceStore {
  public:
   // Opens (creating and migrating) the database at `path`. nullptr with the reason in *error.
-  static std::unique_ptr<SqliteStanceStore> Open(const std::string& path, std::string* error);
+  // `id_hash` replaces the hash the writer's id index uses (tests force collisions with it).
+  static std::unique_ptr<SqliteStanceStore> Open(const std::string& path, std::string* error,
+                                                 StanceIdIndex::HashFunction id_hash = nullptr);
   ~SqliteStanceStore() override;
 
   using StanceStore::List;
@@ -51,9 +58,25 @@ class SqliteStanceStore : public StanceStore {
   std::unique_ptr<Reader> AcquireReader(std::string* error);
   void ReleaseReader(std::unique_ptr<Reader> reader);
 
+  // Statements and caches of the writer connection (defined in the .cc).
+  struct WriterState;
+  grpc::Status UpsertLocked(const std::vector<v1::Stance>& stances, UpsertResult* result);
+  // Called by SQLite after each commit with the WAL's size in pages.
+  void OnWalCommitted(int pages);
+  void RunCheckpointer();
+
   const std::string path_;
   std::mutex write_mu_;
   SqliteDb writer_;
+  std::unique_ptr<WriterState> writer_state_;
+
+  SqliteDb checkpoint_db_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool stopping_ = false;
+  std::thread checkpointer_;
+
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Reader>> readers_;
 };

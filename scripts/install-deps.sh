@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libspdlog-dev libsqlite3-dev libcli11-dev libre2-dev libicu-dev libssl-dev
+  libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev libre2-dev libicu-dev libssl-dev
   libpq-dev
   # tests, benchmarks, fuzzing
   googletest libgtest-dev libbenchmark-dev python3 python3-grpcio python3-protobuf

@@ -176,8 +176,75 @@ TEST_F(SqliteStanceStoreTest, OldestFirstAndTotal) {
             (std::vector<std::string>{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}));
 }
 
-// A database written by the walking skeleton (schema version 1) is migrated in place: the new
-// columns and counters are filled from what was stored, including what only the bodies hold.
+// The writer finds stored stances by a hash of their id, in memory. With every id hashing alike,
+// upserts, redeliveries, revisions and a reopen must still treat each id as its own stance.
+TEST_F(SqliteStanceStoreTest, IdsWithTheSameHashStayDistinct) {
+  store_.reset();
+  const auto path = (dir_ / "collide" / "stances.db").string();
+  auto one_hash = [](std::string_view) -> uint64_t { return 1; };
+  std::string error;
+  store_ = SqliteStanceStore::Open(path, &error, one_hash);
+  ASSERT_TRUE(store_) << error;
+  std::vector<v1::Stance> batch;
+  for (int i = 0; i < 6; ++i) {
+    batch.push_back(MakeStance("c" + std::to_string(i), i % 2 ? "AZE" : "TUR", "x",
+                               v1::POSITION_SUPPORT, 100 + i));
+  }
+  UpsertResult result;
+  ASSERT_TRUE(store_->Upsert(batch, &result).ok());
+  EXPECT_EQ(result.changed.size(), 6u);
+  ASSERT_TRUE(store_->Upsert(batch, &result).ok());
+  EXPECT_TRUE(result.changed.empty());  // every one found again, none taken for another
+
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    batch[3].set_position(v1::POSITION_OPPOSE);
+    batch[3].mutable_published()->set_seconds(200 + reopen);
+    ASSERT_TRUE(store_->Upsert({batch[3], batch[0]}, &result).ok());
+    EXPECT_EQ(result.changed, std::vector<size_t>{0});
+    EXPECT_EQ(Ids({}), (std::vector<std::string>{"c3", "c5", "c4", "c2", "c1", "c0"}));
+    int64_t count = 0;
+    ASSERT_TRUE(store_->Count(&count).ok());
+    EXPECT_EQ(count, 6);
+    std::vector<ActorStats> actors;
+    ASSERT_TRUE(store_->ListActors("", &actors).ok());
+    ASSERT_EQ(actors.size(), 2u);
+    EXPECT_EQ(actors[0].stance_count + actors[1].stance_count, 6);
+    // The index is rebuilt from the database, collisions included.
+    store_.reset();
+    store_ = SqliteStanceStore::Open(path, &error, one_hash);
+    ASSERT_TRUE(store_) << error;
+  }
+}
+
+// A failed transaction leaves nothing behind, in the database or in the writer's id index: the
+// same stances stored afterwards are new, once each.
+TEST_F(SqliteStanceStoreTest, AFailedBatchIsForgottenWhole) {
+  auto good = MakeStance("g", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 100);
+  auto bad = MakeStance("b", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 101);
+  SqliteDb other;
+  std::string error;
+  ASSERT_TRUE(other.Open((dir_ / "sub" / "stances.db").string(), false, &error)) << error;
+  // The second stance's insert fails after the first one's has been written.
+  ASSERT_TRUE(
+      other.Exec("CREATE TRIGGER refuse_b BEFORE INSERT ON stances WHEN NEW.id = 'b' "
+                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                 &error))
+      << error;
+  auto status = store_->Upsert({good, bad});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(status.error_message().find("refused by the test"), std::string::npos)
+      << status.error_message();
+  EXPECT_TRUE(Ids({}).empty());
+  ASSERT_TRUE(other.Exec("DROP TRIGGER refuse_b", &error)) << error;
+  UpsertResult result;
+  ASSERT_TRUE(store_->Upsert({good, bad}, &result).ok());
+  EXPECT_EQ(result.changed, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(Ids({}), (std::vector<std::string>{"b", "g"}));
+}
+
+// A database written by the walking skeleton (schema version 1) is migrated in place, through
+// every later version: the new columns and counters are filled from what was stored, including
+// what only the bodies hold, and the rows move to the append-ordered layout of version 3.
 TEST(SqliteStanceStoreMigrationTest, UpgradesAVersionOneDatabase) {
   auto dir =
       std::filesystem::temp_directory_path() / ("stancewire-migrate-" + std::to_string(::getpid()));
@@ -241,6 +308,29 @@ PRAGMA user_version=1;
       store->Upsert({MakeStance("new", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 60)}).ok());
   ASSERT_TRUE(store->ListActors("", &actors).ok());
   EXPECT_EQ(actors[0].stance_count, 2);
+  // Condition text moved with its stance (condition words read it).
+  StanceFilter words;
+  words.condition = "resolution";
+  ASSERT_TRUE(store->List(words, 10, std::nullopt, &page).ok());
+  ASSERT_EQ(page.stances.size(), 1u);
+  EXPECT_EQ(page.stances[0].id(), "old");
+  // A migrated stance is found again by id and revised in place, its counters moved.
+  auto revised = MakeStance("old", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 50);
+  UpsertResult result;
+  ASSERT_TRUE(store->Upsert({revised}, &result).ok());
+  EXPECT_EQ(result.changed, std::vector<size_t>{0});
+  int64_t count = 0;
+  ASSERT_TRUE(store->Count(&count).ok());
+  EXPECT_EQ(count, 2);
+  ASSERT_TRUE(store->ListActors("", &actors).ok());
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0].position_counts,
+            (std::vector<std::pair<v1::Position, int64_t>>{{v1::POSITION_SUPPORT, 2}}));
+  std::vector<ConditionStats> conditions;
+  ASSERT_TRUE(store->ListConditions("", &conditions).ok());
+  EXPECT_TRUE(conditions.empty());
+  ASSERT_TRUE(store->List(words, 10, std::nullopt, &page).ok());
+  EXPECT_TRUE(page.stances.empty());
   store.reset();
   std::filesystem::remove_all(dir);
 }
