@@ -596,14 +596,17 @@ struct SqliteStanceStore::WriterState {
 
   // Learns the rows other connections appended since we last looked (all of them, the first
   // time). Rows are never deleted and a row's id never changes, so this keeps `ids` exact.
-  bool CatchUp(std::string* error) {
-    ids_after.Bind(1, ids.max_seq());
+  bool CatchUp(SqliteDb& db, std::string* error) {
+    // The first time, every row: through the smallest covering index rather than the table
+    // with its bodies (half a second per million stances instead of several).
+    SqliteStatement all;
+    if (ids.max_seq() == 0) all = db.Prepare("SELECT seq, id FROM stances");
+    SqliteStatement& stmt = all.ok() ? all : ids_after;
+    if (&stmt == &ids_after) ids_after.Bind(1, ids.max_seq());
     int rc;
-    while ((rc = ids_after.Step()) == SQLITE_ROW) {
-      ids.Load(ids_after.ColumnText(1), ids_after.ColumnInt(0));
-    }
-    if (rc != SQLITE_DONE) *error = ids_after.error();
-    ids_after.Reset();
+    while ((rc = stmt.Step()) == SQLITE_ROW) ids.Load(stmt.ColumnText(1), stmt.ColumnInt(0));
+    if (rc != SQLITE_DONE) *error = stmt.error();
+    stmt.Reset();
     return rc == SQLITE_DONE;
   }
 
@@ -690,7 +693,7 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
     *error = path + ": " + *prepare_error;
     return nullptr;
   }
-  if (!store->writer_state_->CatchUp(error)) {
+  if (!store->writer_state_->CatchUp(store->writer_, error)) {
     *error = path + ": reading stance ids: " + *error;
     return nullptr;
   }
@@ -834,7 +837,7 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
   if (version != w.known_version) {  // another connection wrote: what we knew may be stale
     w.labels.clear();
     w.actors.clear();
-    if (!w.CatchUp(&error)) status = Internal("read ids", error);
+    if (!w.CatchUp(writer_, &error)) status = Internal("read ids", error);
   }
   w.ids.BeginTransaction();
   if (status.ok()) status = UpsertLocked(stances, result);
