@@ -37,6 +37,12 @@ void SqliteStatement::Bind(int index, std::string_view text) {
 void SqliteStatement::BindBlob(int index, std::string_view bytes) {
   sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
 }
+void SqliteStatement::BindView(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+void SqliteStatement::BindBlobView(int index, std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+}
 void SqliteStatement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
 void SqliteStatement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 

@@ -22,9 +22,12 @@ class SqliteStatement {
   bool ok() const { return stmt_ != nullptr; }
   const std::string& error() const { return error_; }
 
-  // Binding indexes start at 1, as in SQLite.
+  // Binding indexes start at 1, as in SQLite. Bind and BindBlob copy the bytes; the *View
+  // variants do not, so the bytes must stay valid until the statement is reset (Run resets).
   void Bind(int index, std::string_view text);
   void BindBlob(int index, std::string_view bytes);
+  void BindView(int index, std::string_view text);
+  void BindBlobView(int index, std::string_view bytes);
   void Bind(int index, int64_t value);
   void BindNull(int index);
 
