@@ -2,15 +2,24 @@
 // SQLite store in a temporary folder, then measures p50/p99 of ListStances by actor, by condition
 // and by both, page size 50 (first page: the list plus its total_size), with 1 and with 32
 // concurrent clients
-//   - through a real gRPC server on loopback (QueryServiceImpl, one channel per client), and
-//   - directly on the store (StanceStore::List with the same filter, same threads),
-// and prints the ratio. Run:
+//   - directly on the store: StanceStore::List with the same filter, decoded stances (what a
+//     library user gets), and with ListOptions::serialized (what the service asks for);
+//   - through a real gRPC server on loopback: QueryServiceImpl in a server process of its own
+//     (this binary, re-run with --serve), one channel per client, every response parsed into
+//     typed messages, as a deployed client and server would run;
+// and prints the ratio, the CPU each side spent per call and the load average around the run.
+// Run:
 //   build/bench/query_bench                      # 1,000,000 stances, a few minutes on 2 cores
 //   build/bench/query_bench --n 100000 --queries 300
 //   build/bench/query_bench --smoke              # seconds; what CTest runs
 //   build/bench/query_bench --db /tmp/q.db       # keep (and reuse) the loaded database
+//   build/bench/query_bench --in-process         # the server in the client's process instead
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +30,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +54,8 @@ struct Args {
   std::vector<int> clients = {1, 32};
   std::string db;  // empty: a temporary folder, removed at exit
   bool smoke = false;
+  bool in_process = false;  // serve from this process instead of a child process
+  bool serve = false;       // child mode: serve `db` on a free port, print it, run until stdin ends
 };
 
 constexpr int kActors = 200;
@@ -192,6 +205,7 @@ std::string QueryKind(int i) { return kKinds[(i * 3) % 5]; }
 struct Result {
   double p50_us = 0, p99_us = 0, qps = 0;
   int64_t rows = 0;
+  int calls = 0;
 };
 
 Result Percentiles(std::vector<double>& us, double wall_s, int64_t rows) {
@@ -199,7 +213,7 @@ Result Percentiles(std::vector<double>& us, double wall_s, int64_t rows) {
   auto at = [&](double q) {
     return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))];
   };
-  return {at(0.50), at(0.99), us.size() / wall_s, rows};
+  return {at(0.50), at(0.99), us.size() / wall_s, rows, static_cast<int>(us.size())};
 }
 
 // Runs `one(i)` (returns rows) from `clients` threads, `total` calls in all.
@@ -227,6 +241,96 @@ Result Run(int clients, int total, F one) {
   return Percentiles(all, wall, rows);
 }
 
+// CPU time (user + system) of this process, or of another one from /proc/PID/stat.
+double CpuSeconds(pid_t pid = 0) {
+  if (pid == 0) {
+    rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return s(ru.ru_utime) + s(ru.ru_stime);
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  double one = 0, five = 0, fifteen = 0;
+  in >> one >> five >> fifteen;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f, %.2f, %.2f", one, five, fifteen);
+  return buf;
+}
+
+// The server side of the benchmark: QueryServiceImpl over `store` on a free loopback port.
+std::unique_ptr<grpc::Server> Serve(query::StanceStore* store, const BenchActors* actors,
+                                    std::unique_ptr<query::QueryServiceImpl>* service, int* port) {
+  *service = std::make_unique<query::QueryServiceImpl>(store, actors, "bench-key");
+  PrepareServerBuilderPlugins();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  return StartServer(options, {service->get()}, port);
+}
+
+// --serve: the child process. Prints "port N", then serves until its stdin is closed (the parent
+// exiting, however it exits, closes it).
+int ServeUntilStdinCloses(const std::string& db) {
+  std::string error;
+  auto store = query::SqliteStanceStore::Open(db, &error);
+  if (!store) {
+    std::fprintf(stderr, "serve: open: %s\n", error.c_str());
+    return 1;
+  }
+  BenchActors actors;
+  std::unique_ptr<query::QueryServiceImpl> service;
+  int port = 0;
+  auto server = Serve(store.get(), &actors, &service, &port);
+  if (!server) return 1;
+  std::printf("port %d\n", port);
+  std::fflush(stdout);
+  char c;
+  while (::read(STDIN_FILENO, &c, 1) > 0) {
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+// Starts `self --serve --db db` with pipes on its stdin and stdout; returns its pid and port.
+bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* stdin_fd) {
+  int in[2], out[2];
+  if (::pipe(in) != 0 || ::pipe(out) != 0) return false;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, in[1]);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args = {self, "--serve", "--db", db};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = posix_spawn(pid, self.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  if (rc != 0) return false;
+  std::string line;
+  for (char c; ::read(out[0], &c, 1) == 1 && c != '\n';) line += c;
+  ::close(out[0]);
+  *stdin_fd = in[1];
+  return std::sscanf(line.c_str(), "port %d", port) == 1;
+}
+
 Args ParseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -252,6 +356,10 @@ Args ParseArgs(int argc, char** argv) {
         a.clients.push_back(std::stoi(v.substr(p, comma - p)));
         p = comma == std::string::npos ? v.size() : comma + 1;
       }
+    } else if (k == "--in-process") {
+      a.in_process = true;
+    } else if (k == "--serve") {
+      a.serve = true;
     } else if (k == "--smoke") {
       a.smoke = true;
       a.n = 5000;
@@ -260,7 +368,7 @@ Args ParseArgs(int argc, char** argv) {
     } else if (k == "--help" || k == "-h") {
       std::printf(
           "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] "
-          "[--smoke]\n");
+          "[--in-process] [--smoke]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "unknown flag %s (try --help)\n", k.c_str());
@@ -274,6 +382,8 @@ Args ParseArgs(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Args args = ParseArgs(argc, argv);
+  if (args.serve) return ServeUntilStdinCloses(args.db);
+  ::signal(SIGPIPE, SIG_IGN);
   std::filesystem::path tmp;
   std::string db = args.db;
   if (db.empty()) {
@@ -290,14 +400,22 @@ int main(int argc, char** argv) {
   if (!Load(store.get(), args.n)) return 1;
 
   BenchActors actors;
-  query::QueryServiceImpl service(store.get(), &actors, "bench-key");
-  PrepareServerBuilderPlugins();
-  ServerOptions options;
-  options.listen = "127.0.0.1:0";
+  // The server runs in a process of its own, as deployed: in one process, client and server
+  // threads would poll one epoll set and run each other's work.
+  std::unique_ptr<query::QueryServiceImpl> in_process_service;
+  std::unique_ptr<grpc::Server> in_process_server;
+  pid_t server_pid = 0;
+  int server_stdin = -1;
   int port = 0;
-  auto server = StartServer(options, {&service}, &port);
-  if (!server) return 1;
+  if (args.in_process) {
+    in_process_server = Serve(store.get(), &actors, &in_process_service, &port);
+    if (!in_process_server) return 1;
+  } else if (!SpawnServer(db, &server_pid, &port, &server_stdin)) {
+    std::fprintf(stderr, "could not start the server process\n");
+    return 1;
+  }
   const std::string address = "127.0.0.1:" + std::to_string(port);
+  ServerOptions options;
 
   const std::vector<Case> cases = {
       {"by actor",
@@ -321,10 +439,25 @@ int main(int argc, char** argv) {
        }},
   };
 
-  std::printf("\n%lld stances, page size 50 (first page + total_size), %d queries per row\n",
-              static_cast<long long>(args.n), args.queries);
-  std::printf("%-16s %7s | %9s %9s %8s | %9s %9s %8s | %6s %6s\n", "query", "clients", "store p50",
-              "p99", "qps", "gRPC p50", "p99", "qps", "p50 x", "p99 x");
+  const std::string load_before = LoadAverage();
+  std::printf(
+      "\n%lld stances, page size 50 (first page + total_size), %d queries per row; "
+      "server %s\n",
+      static_cast<long long>(args.n), args.queries,
+      args.in_process ? "in this process" : "in its own process");
+  std::printf(
+      "store: StanceStore::List, decoded stances; wire: the same with "
+      "ListOptions::serialized; gRPC: ListStances, response parsed by the client;\n"
+      "CPU/call: CPU time of the server process and of the client side (this process) "
+      "per gRPC call\n\n");
+  std::printf("%-16s %7s | %8s %8s %6s | %8s | %8s %8s %6s | %6s | %10s %10s\n", "query", "clients",
+              "store p50", "p99", "qps", "wire p50", "gRPC p50", "p99", "qps", "p50 x",
+              "server CPU", "client CPU");
+  struct Target {
+    std::string name;
+    double value;
+  };
+  std::vector<Target> ratio_1, p99_32;
   bool ok = true;
   for (const auto& c : cases) {
     // Same filters as the service builds, for the bare store.
@@ -342,10 +475,11 @@ int main(int argc, char** argv) {
         stubs.push_back(v1::QueryService::NewStub(
             grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args)));
       }
-      auto via_store = [&](int, int i) -> int64_t {
+      auto store_list = [&](int i, bool serialized) -> int64_t {
         query::ListOptions lo;
         lo.limit = 50;
         lo.count_total = true;
+        lo.serialized = serialized;
         query::StancePage page;
         auto status = store->List(filter_of(c.request(i)), lo, &page);
         if (!status.ok()) {
@@ -353,8 +487,10 @@ int main(int argc, char** argv) {
           std::exit(1);
         }
         benchmark::DoNotOptimize(page);
-        return static_cast<int64_t>(page.stances.size());
+        return static_cast<int64_t>(serialized ? page.serialized.size() : page.stances.size());
       };
+      auto via_store = [&](int, int i) { return store_list(i, false); };
+      auto via_wire = [&](int, int i) { return store_list(i, true); };
       auto via_grpc = [&](int client, int i) -> int64_t {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -367,16 +503,41 @@ int main(int argc, char** argv) {
         return response.stances_size();
       };
       // Warm up: page cache, statement caches, connections.
-      Run(clients, std::max(clients * 4, args.queries / 10), via_store);
-      Run(clients, std::max(clients * 4, args.queries / 10), via_grpc);
+      const int warm = std::max(clients * 4, args.queries / 10);
+      Run(clients, warm, via_store);
+      Run(clients, warm, via_grpc);
       Result s = Run(clients, args.queries, via_store);
+      Result w = Run(clients, args.queries, via_wire);
+      const double server_cpu0 = server_pid ? CpuSeconds(server_pid) : 0;
+      const double client_cpu0 = CpuSeconds();
       Result g = Run(clients, args.queries, via_grpc);
-      ok = ok && s.rows == g.rows && g.rows > 0;
-      std::printf("%-16s %7d | %7.0fus %7.0fus %8.0f | %7.0fus %7.0fus %8.0f | %5.2fx %5.2fx\n",
-                  c.name, clients, s.p50_us, s.p99_us, s.qps, g.p50_us, g.p99_us, g.qps,
-                  g.p50_us / s.p50_us, g.p99_us / s.p99_us);
+      const double client_cpu = (CpuSeconds() - client_cpu0) / g.calls * 1e6;
+      const double server_cpu =
+          server_pid ? (CpuSeconds(server_pid) - server_cpu0) / g.calls * 1e6 : 0;
+      ok = ok && s.rows == g.rows && w.rows == g.rows && g.rows > 0;
+      char server_cpu_text[32] = "-";  // in one process the two cannot be told apart
+      if (server_pid) std::snprintf(server_cpu_text, sizeof server_cpu_text, "%.0fus", server_cpu);
+      std::printf(
+          "%-16s %7d | %7.0fus %6.0fus %6.0f | %6.0fus | %6.0fus %6.0fus %6.0f | %5.2fx | %10s "
+          "%8.0fus\n",
+          c.name, clients, s.p50_us, s.p99_us, s.qps, w.p50_us, g.p50_us, g.p99_us, g.qps,
+          g.p50_us / s.p50_us, server_cpu_text, client_cpu);
       std::fflush(stdout);
+      if (clients == 1) ratio_1.push_back({c.name, g.p50_us / s.p50_us});
+      if (clients == 32) p99_32.push_back({c.name, g.p99_us / 1000});
     }
+  }
+  std::printf("\nload average (1, 5, 15 min) before: %s, after: %s\n", load_before.c_str(),
+              LoadAverage().c_str());
+  if (!ratio_1.empty()) {
+    std::printf("target gRPC p50 <= 2x store p50 at 1 client:");
+    for (const auto& t : ratio_1) std::printf("  %s %.2fx", t.name.c_str(), t.value);
+    std::printf("\n");
+  }
+  if (!p99_32.empty()) {
+    std::printf("target gRPC p99 <= 5 ms at 32 clients:      ");
+    for (const auto& t : p99_32) std::printf("  %s %.1f ms", t.name.c_str(), t.value);
+    std::printf("\n");
   }
   if (args.smoke) {
     for (const auto& c : cases) {
@@ -389,8 +550,19 @@ int main(int argc, char** argv) {
       std::printf("plan %s:\n%s", c.name, store->ExplainList(f, lo).c_str());
     }
   }
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  server.reset();
+  if (in_process_server) {
+    in_process_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  in_process_server.reset();
+  if (server_pid) {
+    ::close(server_stdin);
+    int wstatus = 0;
+    ::waitpid(server_pid, &wstatus, 0);
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+      std::fprintf(stderr, "the server process failed\n");
+      ok = false;
+    }
+  }
   store.reset();
   if (!tmp.empty()) std::filesystem::remove_all(tmp);
   if (!ok) {

@@ -1,5 +1,6 @@
 #include "common/grpc_server.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,10 @@
 namespace stancewire {
 
 void PrepareServerBuilderPlugins() {
+  // Debian builds abseil without NDEBUG, so every absl::Mutex (gRPC locks dozens per call) records
+  // lock order in a global graph to detect deadlocks. That is a debugging aid; it serialises all
+  // threads on one lock and costs measurable time per call (docs/query-api.md, Speed).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // Debian's gRPC registers no descriptor for grpc.health.v1, so reflection could list the health

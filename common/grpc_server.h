@@ -22,7 +22,8 @@ struct ServerOptions {
   std::chrono::seconds keepalive_timeout{10};
 };
 
-// Registers reflection and the health service's descriptor. Call once before building servers.
+// Registers reflection and the health service's descriptor, and turns off abseil's mutex deadlock
+// detection for the process (see grpc_server.cc). Call once before building servers.
 void PrepareServerBuilderPlugins();
 
 // Builds and starts a server with `services` (sync or callback) on options.listen. Returns nullptr

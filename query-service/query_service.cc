@@ -2,13 +2,19 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/time_util.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpc/slice.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
 
+#include "common/utf8.h"
 #include "query-service/stance_match.h"
 
 namespace stancewire::query {
@@ -93,6 +99,95 @@ grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
 
 int32_t Clamp32(int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, INT32_MAX)); }
 
+// The wire form of a ListStancesResponse as protobuf writes it (fields in number order, defaults
+// left out): each stored stance as a `stances` entry, then next_page_token and total_size. One
+// allocation of the exact size, which gRPC sends without another copy.
+grpc::Slice EncodeListStancesResponse(const std::vector<std::string>& stances,
+                                      const std::string& next_token, int32_t total_size) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  constexpr uint32_t kStancesTag = WireFormatLite::MakeTag(
+      v1::ListStancesResponse::kStancesFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kTokenTag =
+      WireFormatLite::MakeTag(v1::ListStancesResponse::kNextPageTokenFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kTotalTag = WireFormatLite::MakeTag(
+      v1::ListStancesResponse::kTotalSizeFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+  auto delimited_size = [](uint32_t tag, size_t n) {
+    return CodedOutputStream::VarintSize32(tag) +
+           CodedOutputStream::VarintSize32(static_cast<uint32_t>(n)) + n;
+  };
+  size_t size = 0;
+  for (const auto& s : stances) size += delimited_size(kStancesTag, s.size());
+  if (!next_token.empty()) size += delimited_size(kTokenTag, next_token.size());
+  if (total_size != 0) {
+    size += CodedOutputStream::VarintSize32(kTotalTag) +
+            CodedOutputStream::VarintSize32SignExtended(total_size);
+  }
+  grpc_slice slice = grpc_slice_malloc(size);
+  uint8_t* p = GRPC_SLICE_START_PTR(slice);
+  auto put_delimited = [&p](uint32_t tag, const std::string& bytes) {
+    p = CodedOutputStream::WriteVarint32ToArray(tag, p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
+    p = static_cast<uint8_t*>(std::memcpy(p, bytes.data(), bytes.size())) + bytes.size();
+  };
+  for (const auto& s : stances) put_delimited(kStancesTag, s);
+  if (!next_token.empty()) put_delimited(kTokenTag, next_token);
+  if (total_size != 0) {
+    p = CodedOutputStream::WriteVarint32ToArray(kTotalTag, p);
+    p = CodedOutputStream::WriteVarint32SignExtendedToArray(total_size, p);
+  }
+  GPR_ASSERT(p == GRPC_SLICE_END_PTR(slice));
+  return grpc::Slice(slice, grpc::Slice::STEAL_REF);
+}
+
+// Says why protobuf refused `bytes` as a `type` message: the first string field (nested ones too)
+// that is not UTF-8, with the offset of its first bad byte, or wire data that is not protobuf.
+std::string DiagnoseUnparsable(const google::protobuf::Descriptor& type, std::string_view bytes,
+                               const std::string& prefix = "") {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::UnknownField;
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return prefix.empty() ? "the request is not a valid protobuf message"
+                          : prefix + " is not a valid protobuf message";
+  }
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const UnknownField& f = fields.field(i);
+    const FieldDescriptor* field = type.FindFieldByNumber(f.number());
+    if (!field || f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    const std::string name = prefix.empty() ? field->name() : prefix + "." + field->name();
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (size_t at = FindInvalidUtf8(f.length_delimited()); at != std::string::npos) {
+        return name + " is not valid UTF-8 (first bad byte at offset " + std::to_string(at) + ")";
+      }
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      std::string nested = DiagnoseUnparsable(*field->message_type(), f.length_delimited(), name);
+      if (!nested.empty()) return nested;
+    }
+  }
+  return prefix.empty() ? "the request could not be parsed as a " + type.full_name() : "";
+}
+
+// Parses a raw request; a refusal names the field at fault.
+template <typename Request>
+grpc::Status ParseRequest(const grpc::ByteBuffer& buffer, Request* request) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return Invalid("the request could not be read");
+  std::string joined;
+  std::string_view bytes;
+  if (slices.size() == 1) {
+    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
+  } else {
+    for (const auto& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    bytes = joined;
+  }
+  if (request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return grpc::Status::OK;
+  }
+  return Invalid(DiagnoseUnparsable(*Request::descriptor(), bytes));
+}
+
 }  // namespace
 
 QueryServiceImpl::QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
@@ -156,8 +251,9 @@ grpc::Status QueryServiceImpl::DecodeToken(const std::string& token, const std::
   return grpc::Status::OK;
 }
 
-grpc::Status QueryServiceImpl::DoListStances(const v1::ListStancesRequest& request,
-                                             v1::ListStancesResponse* response) {
+grpc::Status QueryServiceImpl::ListStancesPage(const v1::ListStancesRequest& request,
+                                               bool serialized, StancePage* page,
+                                               int32_t* total_size, std::string* next_token) {
   int limit = 0;
   if (auto s = CheckPageSize(request.page_size(), kDefaultPageSize, &limit); !s.ok()) return s;
   StanceFilter filter;
@@ -168,18 +264,44 @@ grpc::Status QueryServiceImpl::DoListStances(const v1::ListStancesRequest& reque
 
   ListOptions options;
   options.limit = limit;
+  options.serialized = serialized;
   if (state) options.after = state->cursor;
   // The total is counted once, on the first page, and carried in the token.
   options.count_total = !state || state->total < 0;
-  StancePage page;
-  grpc::Status status = store_->List(filter, options, &page);
+  grpc::Status status = store_->List(filter, options, page);
   if (!status.ok()) return status;
-  const int64_t total = page.total ? *page.total : state->total;
+  const int64_t total = page->total ? *page->total : state->total;
+  *total_size = Clamp32(total);
+  next_token->clear();
+  if (page->next) *next_token = tokens_.Encode(PageState{*page->next, 0, total}, fingerprint);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DoListStances(const v1::ListStancesRequest& request,
+                                             v1::ListStancesResponse* response) {
+  StancePage page;
+  int32_t total_size = 0;
+  std::string next_token;
+  grpc::Status status =
+      ListStancesPage(request, /*serialized=*/false, &page, &total_size, &next_token);
+  if (!status.ok()) return status;
   for (auto& s : page.stances) *response->add_stances() = std::move(s);
-  response->set_total_size(Clamp32(total));
-  if (page.next) {
-    response->set_next_page_token(tokens_.Encode(PageState{*page.next, 0, total}, fingerprint));
-  }
+  response->set_total_size(total_size);
+  response->set_next_page_token(std::move(next_token));
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DoListStancesWire(const v1::ListStancesRequest& request,
+                                                 grpc::ByteBuffer* response) {
+  StancePage page;
+  int32_t total_size = 0;
+  std::string next_token;
+  grpc::Status status =
+      ListStancesPage(request, /*serialized=*/true, &page, &total_size, &next_token);
+  if (!status.ok()) return status;
+  grpc::Slice wire = EncodeListStancesResponse(page.serialized, next_token, total_size);
+  grpc::ByteBuffer buffer(&wire, 1);
+  response->Swap(&buffer);
   return grpc::Status::OK;
 }
 
@@ -410,11 +532,13 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
 }  // namespace
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerContext* context,
-                                                        const v1::ListStancesRequest* request,
-                                                        v1::ListStancesResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListStancesResponse>(
-      context, allowed.ok() ? DoListStances(*request, response) : allowed);
+                                                        const grpc::ByteBuffer* request_bytes,
+                                                        grpc::ByteBuffer* response) {
+  grpc::Status status = Authorize(*context);
+  v1::ListStancesRequest request;
+  if (status.ok()) status = ParseRequest(*request_bytes, &request);
+  if (status.ok()) status = DoListStancesWire(request, response);
+  return Answer<v1::ListStancesResponse>(context, status);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <string>
 
 #include "common/security.h"
@@ -16,9 +18,15 @@ inline constexpr int kDefaultAggregatePageSize = 100;  // ListActors, GetActorTi
 inline constexpr int kMaxPageSize = 1000;
 inline constexpr size_t kMaxFilterBytes = 1024;
 
+// ListStances takes and answers raw bytes: its response is spliced from the stances' stored wire
+// form instead of decoding every stance and encoding it again, and a request protobuf refuses (a
+// string that is not UTF-8) still gets an INVALID_ARGUMENT naming the field.
+using QueryServiceBase =
+    v1::QueryService::WithRawCallbackMethod_ListStances<v1::QueryService::CallbackService>;
+
 // Answers QueryService calls from the store. Aliases ("Baku", "Azerbaijani") are resolved through
 // the same actor dictionary the extractor uses. Every refusal names the field and the problem.
-class QueryServiceImpl final : public v1::QueryService::CallbackService {
+class QueryServiceImpl final : public QueryServiceBase {
  public:
   // `watch_hub` may be null: WatchStances then answers UNIMPLEMENTED. `authorizer` may be null:
   // every caller is then allowed; otherwise every call needs a token with the reader role.
@@ -27,8 +35,8 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
                    const TokenAuthorizer* authorizer = nullptr);
 
   grpc::ServerUnaryReactor* ListStances(grpc::CallbackServerContext* context,
-                                        const v1::ListStancesRequest* request,
-                                        v1::ListStancesResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListActors(grpc::CallbackServerContext* context,
                                        const v1::ListActorsRequest* request,
                                        v1::ListActorsResponse* response) override;
@@ -47,6 +55,9 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   // The work behind each call, callable without gRPC (unit tests, benchmarks).
   grpc::Status DoListStances(const v1::ListStancesRequest& request,
                              v1::ListStancesResponse* response);
+  // What the ListStances method answers: the wire form of the response DoListStances builds, with
+  // each stance's stored bytes copied in unchanged.
+  grpc::Status DoListStancesWire(const v1::ListStancesRequest& request, grpc::ByteBuffer* response);
   grpc::Status DoListActors(const v1::ListActorsRequest& request, v1::ListActorsResponse* response);
   grpc::Status DoListConditions(const v1::ListConditionsRequest& request,
                                 v1::ListConditionsResponse* response);
@@ -64,6 +75,10 @@ class QueryServiceImpl final : public v1::QueryService::CallbackService {
   grpc::Status Authorize(const grpc::CallbackServerContext& context) const {
     return authorizer_ ? authorizer_->Authorize(context, "reader") : grpc::Status::OK;
   }
+  // ListStances but for building the response: the page (decoded, or stored wire form when
+  // `serialized`), the total_size to report and the next page's token (empty on the last page).
+  grpc::Status ListStancesPage(const v1::ListStancesRequest& request, bool serialized,
+                               StancePage* page, int32_t* total_size, std::string* next_token);
   void FillActor(const ActorRef& ref, v1::Actor* actor) const;
   grpc::Status DecodeToken(const std::string& token, const std::string& fingerprint,
                            std::optional<PageState>* state) const;

@@ -84,6 +84,16 @@ class BadInputTest(unittest.TestCase):
                 self.assertStatus(lambda: rpc(request, timeout=5), grpc.StatusCode.INVALID_ARGUMENT,
                                   "item.text is not valid UTF-8", "offset 12")
 
+    def test_list_stances_names_the_field_that_is_not_utf8(self):
+        rpc = self.stack.channel(self.stack.query.address).unary_unary(
+            "/stancewire.v1.QueryService/ListStances", request_serializer=lambda b: b,
+            response_deserializer=lambda b: b)
+        for request, words in ((field(6, b"gaza \xc3("), ("topic is not valid UTF-8", "offset 5")),
+                               (b"\xff\xff\xff\xff", ("not a valid protobuf",))):
+            with self.subTest(words=words):
+                self.assertStatus(lambda: rpc(request, timeout=5),
+                                  grpc.StatusCode.INVALID_ARGUMENT, *words)
+
     def test_binary_garbage_request(self):
         self.assertStatus(lambda: self.raw["Ingest"](b"\xff\xff\xff\xff", timeout=5),
                           grpc.StatusCode.INVALID_ARGUMENT, "not a valid protobuf")

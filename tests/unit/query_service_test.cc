@@ -2,7 +2,10 @@
 // aggregate calls and the timeline marks.
 #include "query-service/query_service.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,12 +13,14 @@
 #include <map>
 #include <set>
 
+#include "common/grpc_server.h"
 #include "query-service/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire::query {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using google::protobuf::util::TimeUtil;
 using testing::MakeStance;
 
@@ -214,6 +219,134 @@ TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
   auto status = service_->DoListClaims(claims, &claims_response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("different filters"), std::string::npos);
+}
+
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(buffer.Dump(&slices).ok());
+  std::string out;
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// The ListStances method answers spliced stored bytes; they must parse to exactly what the
+// decoding path builds, on every page of every listing (tokens and total_size included).
+TEST_F(QueryServiceTest, SplicedListStancesParsesToTheDecodedResponse) {
+  std::vector<v1::ListStancesRequest> listings(7);
+  listings[1].set_actor("Baku");
+  listings[2].set_condition("UN_MANDATE");
+  listings[3].set_actor("Azerbaijan");
+  listings[3].set_condition("clear mandate");
+  listings[4].set_position(v1::POSITION_CONDITIONAL);
+  listings[4].set_topic("stabilisation force");
+  listings[5].set_topic("no such topic");  // empty: total_size 0, no token, no bytes at all
+  *listings[6].mutable_published_after() = TimeUtil::SecondsToTimestamp(2000);
+  for (auto& r : listings) {
+    for (int page_size : {0, 1, 3}) {
+      r.set_page_size(page_size);
+      r.clear_page_token();
+      int pages = 0, seen = 0;
+      do {
+        SCOPED_TRACE(r.ShortDebugString());
+        v1::ListStancesResponse decoded;
+        ASSERT_TRUE(service_->DoListStances(r, &decoded).ok());
+        grpc::ByteBuffer wire;
+        ASSERT_TRUE(service_->DoListStancesWire(r, &wire).ok());
+        v1::ListStancesResponse spliced;
+        ASSERT_TRUE(spliced.ParseFromString(Flatten(wire)));
+        EXPECT_TRUE(MessageDifferencer::Equals(spliced, decoded))
+            << "spliced: " << spliced.ShortDebugString()
+            << "\ndecoded: " << decoded.ShortDebugString();
+        const int left = decoded.total_size() - seen;
+        EXPECT_EQ(spliced.stances_size(), std::min(page_size == 0 ? 50 : page_size, left))
+            << "every page is full but the last";
+        seen += spliced.stances_size();
+        r.set_page_token(spliced.next_page_token());
+        ++pages;
+      } while (!r.page_token().empty() && pages < 10);
+      EXPECT_TRUE(r.page_token().empty());
+    }
+  }
+  // Refusals are the same on both paths.
+  v1::ListStancesRequest bad;
+  bad.set_page_size(-1);
+  v1::ListStancesResponse decoded;
+  grpc::ByteBuffer wire;
+  auto a = service_->DoListStances(bad, &decoded);
+  auto b = service_->DoListStancesWire(bad, &wire);
+  EXPECT_EQ(a.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(b.error_code(), a.error_code());
+  EXPECT_EQ(b.error_message(), a.error_message());
+}
+
+// The raw ListStances method through a real server: a typed client reads the spliced answer, and
+// a request protobuf would refuse gets INVALID_ARGUMENT naming the field (not UNIMPLEMENTED).
+TEST_F(QueryServiceTest, ListStancesOverGrpcAnswersTypedClientsAndNamesBadFields) {
+  PrepareServerBuilderPlugins();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  int port = 0;
+  auto server = StartServer(options, {service_.get()}, &port);
+  ASSERT_TRUE(server);
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  auto stub = v1::QueryService::NewStub(channel);
+
+  v1::ListStancesRequest r;
+  r.set_actor("Baku");
+  r.set_page_size(2);
+  v1::ListStancesResponse expected, got;
+  ASSERT_TRUE(service_->DoListStances(r, &expected).ok());
+  {
+    grpc::ClientContext ctx;
+    auto status = stub->ListStances(&ctx, r, &got);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_TRUE(MessageDifferencer::Equals(got, expected)) << got.ShortDebugString();
+  EXPECT_EQ(got.stances_size(), 2);
+  EXPECT_EQ(got.total_size(), 4);
+  {
+    grpc::ClientContext ctx;
+    v1::ListStancesRequest bad;
+    bad.set_page_size(5000);
+    auto status = stub->ListStances(&ctx, bad, &got);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("page_size 5000"), std::string::npos);
+  }
+
+  // Hand-built requests: actor (field 1) with a stray 0xff byte; published_after (field 8) whose
+  // body is cut short; bytes that are not protobuf at all.
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string("\x0a\x04"
+                   "Ba\xffu",
+                   6),
+       "actor is not valid UTF-8 (first bad byte at offset 2)"},
+      {std::string("\x42\x03\x08\x96", 4), "not a valid protobuf message"},
+      {std::string("\x42\x02\x08\x96", 4), "published_after is not a valid protobuf message"},
+  };
+  grpc::GenericStub generic(channel);
+  for (const auto& [bytes, words] : cases) {
+    SCOPED_TRACE(words);
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext ctx;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(&ctx, "/stancewire.v1.QueryService/ListStances", grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        status = std::move(s);
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find(words), std::string::npos) << status.error_message();
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
 TEST_F(QueryServiceTest, ListActorsCountsPositionsAndShowsLatest) {
