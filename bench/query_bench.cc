@@ -6,7 +6,9 @@
 //     library user gets), and with ListOptions::serialized (what the service asks for);
 //   - through a real gRPC server on loopback: QueryServiceImpl in a server process of its own
 //     (this binary, re-run with --serve), one channel per client, every response parsed into
-//     typed messages, as a deployed client and server would run;
+//     typed messages, as a deployed client and server would run; the clients are a closed-loop
+//     load generator (each keeps one call outstanding, asynchronously; --client-threads gives
+//     each a blocking thread instead);
 // and prints the ratio, the CPU each side spent per call and the load average around the run.
 // Run:
 //   build/bench/query_bench                      # 1,000,000 stances, a few minutes on 2 cores
@@ -26,12 +28,15 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -54,8 +59,9 @@ struct Args {
   std::vector<int> clients = {1, 32};
   std::string db;  // empty: a temporary folder, removed at exit
   bool smoke = false;
-  bool in_process = false;  // serve from this process instead of a child process
-  bool serve = false;       // child mode: serve `db` on a free port, print it, run until stdin ends
+  bool in_process = false;      // serve from this process instead of a child process
+  bool client_threads = false;  // one blocking thread per client instead of async calls
+  bool serve = false;  // child mode: serve `db` on a free port, print it, run until stdin ends
 };
 
 constexpr int kActors = 200;
@@ -241,6 +247,68 @@ Result Run(int clients, int total, F one) {
   return Percentiles(all, wall, rows);
 }
 
+// Closed loop through gRPC as a load generator does it: `clients` calls outstanding at all
+// times, each client on its own channel issuing its next call when the previous one completes
+// (callback API), `total` calls in all. Blocking threads per client (Run) measure the same server
+// load, but on a 2-core machine their own hand-offs take CPU the server would otherwise have.
+template <typename MakeRequest>
+Result RunAsync(const std::vector<std::unique_ptr<v1::QueryService::Stub>>& stubs, int total,
+                MakeRequest make_request) {
+  struct Client {
+    v1::QueryService::Stub* stub;
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::ListStancesRequest request;
+    v1::ListStancesResponse response;  // parsed into typed messages, as any client does
+    Clock::time_point sent;
+    std::vector<double> latency;
+  };
+  const int clients = static_cast<int>(stubs.size());
+  std::vector<Client> state(clients);
+  std::atomic<int> next{0};
+  std::atomic<int64_t> rows{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  std::function<void(Client*)> send = [&](Client* c) {
+    const int i = next.fetch_add(1);
+    if (i >= total) {
+      std::lock_guard lock(mu);
+      ++finished;
+      cv.notify_all();
+      return;
+    }
+    c->context = std::make_unique<grpc::ClientContext>();
+    c->context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    c->request = make_request(i);
+    c->response.Clear();
+    c->sent = Clock::now();
+    c->stub->async()->ListStances(
+        c->context.get(), &c->request, &c->response, [&, c](grpc::Status status) {
+          c->latency.push_back(
+              std::chrono::duration<double, std::micro>(Clock::now() - c->sent).count());
+          if (!status.ok()) {
+            std::fprintf(stderr, "gRPC: %s\n", status.error_message().c_str());
+            std::exit(1);
+          }
+          rows += c->response.stances_size();
+          send(c);
+        });
+  };
+  auto start = Clock::now();
+  for (int k = 0; k < clients; ++k) {
+    state[k].stub = stubs[k].get();
+    send(&state[k]);
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return finished == clients; });
+  }
+  double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& c : state) all.insert(all.end(), c.latency.begin(), c.latency.end());
+  return Percentiles(all, wall, rows);
+}
+
 // CPU time (user + system) of this process, or of another one from /proc/PID/stat.
 double CpuSeconds(pid_t pid = 0) {
   if (pid == 0) {
@@ -356,6 +424,8 @@ Args ParseArgs(int argc, char** argv) {
         a.clients.push_back(std::stoi(v.substr(p, comma - p)));
         p = comma == std::string::npos ? v.size() : comma + 1;
       }
+    } else if (k == "--client-threads") {
+      a.client_threads = true;
     } else if (k == "--in-process") {
       a.in_process = true;
     } else if (k == "--serve") {
@@ -368,7 +438,7 @@ Args ParseArgs(int argc, char** argv) {
     } else if (k == "--help" || k == "-h") {
       std::printf(
           "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] "
-          "[--in-process] [--smoke]\n");
+          "[--in-process] [--client-threads] [--smoke]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "unknown flag %s (try --help)\n", k.c_str());
@@ -504,13 +574,17 @@ int main(int argc, char** argv) {
       };
       // Warm up: page cache, statement caches, connections.
       const int warm = std::max(clients * 4, args.queries / 10);
+      auto grpc_run = [&](int total) {
+        return args.client_threads ? Run(clients, total, via_grpc)
+                                   : RunAsync(stubs, total, c.request);
+      };
       Run(clients, warm, via_store);
-      Run(clients, warm, via_grpc);
+      grpc_run(warm);
       Result s = Run(clients, args.queries, via_store);
       Result w = Run(clients, args.queries, via_wire);
       const double server_cpu0 = server_pid ? CpuSeconds(server_pid) : 0;
       const double client_cpu0 = CpuSeconds();
-      Result g = Run(clients, args.queries, via_grpc);
+      Result g = grpc_run(args.queries);
       const double client_cpu = (CpuSeconds() - client_cpu0) / g.calls * 1e6;
       const double server_cpu =
           server_pid ? (CpuSeconds(server_pid) - server_cpu0) / g.calls * 1e6 : 0;

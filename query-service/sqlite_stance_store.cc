@@ -990,9 +990,11 @@ std::unique_ptr<SqliteStanceStore::Reader> SqliteStanceStore::AcquireReader(std:
   }
   auto reader = std::make_unique<Reader>();
   if (!reader->db.Open(path_, /*read_only=*/true, error)) return nullptr;
-  // Reads go through the OS page cache shared by all connections, not a copy per connection.
+  // Reads go through the OS page cache shared by all connections, not a copy per connection,
+  // and without a pread per page. SQLite caps the map at its compile-time maximum (2 GiB in
+  // Debian's build); pages beyond it are read as usual.
   std::string ignored;
-  reader->db.Exec("PRAGMA mmap_size=1073741824", &ignored);
+  reader->db.Exec("PRAGMA mmap_size=17179869184", &ignored);
   return reader;
 }
 
@@ -1054,15 +1056,21 @@ grpc::Status SqliteStanceStore::List(const StanceFilter& filter, const ListOptio
     if (options.count_total) page->total = 0;
     return grpc::Status::OK;
   }
-  // The count and the page come from one snapshot.
+  // The count and the page come from one snapshot (prepared BEGIN and COMMIT: sqlite3_exec
+  // would compile them again on every call).
   std::string error;
-  if (options.count_total && !reader->db.Exec("BEGIN", &error)) return Internal("begin", error);
+  if (options.count_total) {
+    auto* begin = reader->Statement("BEGIN", &error);
+    if (!begin) return Internal("prepare", error);
+    if (!begin->Run()) return Internal("begin", begin->error());
+  }
   struct EndRead {
     Reader* reader;
     bool active;
     ~EndRead() {
       std::string ignored;
-      if (active) reader->db.Exec("COMMIT", &ignored);
+      if (!active) return;
+      if (auto* commit = reader->Statement("COMMIT", &ignored)) commit->Run();
     }
   } end_read{reader, options.count_total};
   if (options.count_total) {
