@@ -349,8 +349,40 @@ std::unique_ptr<grpc::Server> Serve(query::StanceStore* store, const BenchActors
   return StartServer(options, {service->get()}, port);
 }
 
-// --serve: the child process. Prints "port N", then serves until its stdin is closed (the parent
-// exiting, however it exits, closes it).
+// The floor under every gRPC figure: ListStances answered with the same bytes every time (a real
+// first page by actor, taken from the service once), so no store and no service logic run. What
+// a call costs here is gRPC's own cost on this machine for a page of that size.
+class CannedListStances final : public v1::QueryService::WithRawCallbackMethod_ListStances<
+                                    v1::QueryService::CallbackService> {
+ public:
+  explicit CannedListStances(grpc::ByteBuffer page) : page_(std::move(page)) {}
+  grpc::ServerUnaryReactor* ListStances(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer*,
+                                        grpc::ByteBuffer* response) override {
+    *response = page_;  // shares the slices, copies no bytes
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const grpc::ByteBuffer page_;
+};
+
+std::unique_ptr<grpc::Server> ServeFloor(query::QueryServiceImpl* service,
+                                         std::unique_ptr<CannedListStances>* floor, int* port) {
+  v1::ListStancesRequest request;
+  request.set_actor(QueryActor(0));
+  grpc::ByteBuffer page;
+  if (!service->DoListStancesWire(request, &page).ok()) return nullptr;
+  *floor = std::make_unique<CannedListStances>(std::move(page));
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  return StartServer(options, {floor->get()}, port);
+}
+
+// --serve: the child process. Prints "port N floor M", then serves until its stdin is closed (the
+// parent exiting, however it exits, closes it).
 int ServeUntilStdinCloses(const std::string& db) {
   std::string error;
   auto store = query::SqliteStanceStore::Open(db, &error);
@@ -363,17 +395,22 @@ int ServeUntilStdinCloses(const std::string& db) {
   int port = 0;
   auto server = Serve(store.get(), &actors, &service, &port);
   if (!server) return 1;
-  std::printf("port %d\n", port);
+  std::unique_ptr<CannedListStances> floor;
+  int floor_port = 0;
+  auto floor_server = ServeFloor(service.get(), &floor, &floor_port);
+  if (!floor_server) return 1;
+  std::printf("port %d floor %d\n", port, floor_port);
   std::fflush(stdout);
   char c;
   while (::read(STDIN_FILENO, &c, 1) > 0) {
   }
+  floor_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
 }
 
-// Starts `self --serve --db db` with pipes on its stdin and stdout; returns its pid and port.
-bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* stdin_fd) {
+// Starts `self --serve --db db` with pipes on its stdin and stdout; returns its pid and ports.
+bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* floor_port, int* stdin_fd) {
   int in[2], out[2];
   if (::pipe(in) != 0 || ::pipe(out) != 0) return false;
   posix_spawn_file_actions_t actions;
@@ -396,7 +433,7 @@ bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* stdin_fd) {
   for (char c; ::read(out[0], &c, 1) == 1 && c != '\n';) line += c;
   ::close(out[0]);
   *stdin_fd = in[1];
-  return std::sscanf(line.c_str(), "port %d", port) == 1;
+  return std::sscanf(line.c_str(), "port %d floor %d", port, floor_port) == 2;
 }
 
 Args ParseArgs(int argc, char** argv) {
@@ -476,11 +513,15 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> in_process_server;
   pid_t server_pid = 0;
   int server_stdin = -1;
-  int port = 0;
+  std::unique_ptr<CannedListStances> in_process_floor;
+  std::unique_ptr<grpc::Server> in_process_floor_server;
+  int port = 0, floor_port = 0;
   if (args.in_process) {
     in_process_server = Serve(store.get(), &actors, &in_process_service, &port);
     if (!in_process_server) return 1;
-  } else if (!SpawnServer(db, &server_pid, &port, &server_stdin)) {
+    in_process_floor_server = ServeFloor(in_process_service.get(), &in_process_floor, &floor_port);
+    if (!in_process_floor_server) return 1;
+  } else if (!SpawnServer(db, &server_pid, &port, &floor_port, &server_stdin)) {
     std::fprintf(stderr, "could not start the server process\n");
     return 1;
   }
@@ -601,6 +642,36 @@ int main(int argc, char** argv) {
       if (clients == 32) p99_32.push_back({c.name, g.p99_us / 1000});
     }
   }
+  // The same page size through gRPC with nothing behind it: what gRPC alone costs here.
+  const std::string floor_address = "127.0.0.1:" + std::to_string(floor_port);
+  std::vector<Target> floor_32;
+  for (int clients : args.clients) {
+    std::vector<std::unique_ptr<v1::QueryService::Stub>> stubs;
+    for (int k = 0; k < clients; ++k) {
+      auto channel_args = ClientChannelArguments(options);
+      channel_args.SetInt("stancewire.bench_client", k);
+      stubs.push_back(v1::QueryService::NewStub(grpc::CreateCustomChannel(
+          floor_address, grpc::InsecureChannelCredentials(), channel_args)));
+    }
+    auto request = [](int) { return v1::ListStancesRequest(); };
+    RunAsync(stubs, std::max(clients * 4, args.queries / 10), request);
+    const double server_cpu0 = server_pid ? CpuSeconds(server_pid) : 0;
+    const double client_cpu0 = CpuSeconds();
+    Result g = RunAsync(stubs, args.queries, request);
+    const double client_cpu = (CpuSeconds() - client_cpu0) / g.calls * 1e6;
+    char server_cpu_text[32] = "-";
+    if (server_pid) {
+      std::snprintf(server_cpu_text, sizeof server_cpu_text, "%.0fus",
+                    (CpuSeconds(server_pid) - server_cpu0) / g.calls * 1e6);
+    }
+    std::printf("%-16s %7d | %8s %8s %6s | %8s | %6.0fus %6.0fus %6.0f | %6s | %10s %8.0fus\n",
+                "gRPC floor", clients, "-", "-", "-", "-", g.p50_us, g.p99_us, g.qps, "-",
+                server_cpu_text, client_cpu);
+    if (clients == 32) floor_32.push_back({"gRPC floor", g.p99_us / 1000});
+  }
+  std::printf(
+      "(gRPC floor: ListStances answered with the same bytes every call, a first page by actor, "
+      "by a server that runs no store and no service logic)\n");
   std::printf("\nload average (1, 5, 15 min) before: %s, after: %s\n", load_before.c_str(),
               LoadAverage().c_str());
   if (!ratio_1.empty()) {
@@ -611,6 +682,7 @@ int main(int argc, char** argv) {
   if (!p99_32.empty()) {
     std::printf("target gRPC p99 <= 5 ms at 32 clients:      ");
     for (const auto& t : p99_32) std::printf("  %s %.1f ms", t.name.c_str(), t.value);
+    for (const auto& t : floor_32) std::printf("  (%s %.1f ms)", t.name.c_str(), t.value);
     std::printf("\n");
   }
   if (args.smoke) {
@@ -625,6 +697,7 @@ int main(int argc, char** argv) {
     }
   }
   if (in_process_server) {
+    in_process_floor_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     in_process_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
   in_process_server.reset();
