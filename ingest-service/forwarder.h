@@ -7,17 +7,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "ingest-service/outbox.h"
-#include "stancewire/v1/delivery.grpc.pb.h"
 
 namespace stancewire::ingest {
 
 struct ForwarderOptions {
-  size_t batch_stances = 500;        // stances per DeliverBatch
+  size_t batch_stances = 500;  // stances per DeliverBatch (whole outbox entries: see Outbox::Read)
+  // Bytes per DeliverBatch, well below the gRPC message limit (--max-message-bytes, 8 MiB).
+  size_t batch_bytes = 4 * 1024 * 1024;
   size_t max_in_flight_batches = 8;  // sent and not yet acknowledged
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10000};
@@ -47,7 +49,6 @@ class Forwarder {
   void SleepBackoff(std::chrono::milliseconds delay);
 
   Outbox* outbox_;
-  std::unique_ptr<v1::StanceSink::Stub> stub_;
   std::shared_ptr<grpc::Channel> channel_;
   const ForwarderOptions options_;
 

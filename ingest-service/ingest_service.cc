@@ -1,5 +1,7 @@
 #include "ingest-service/ingest_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
 #include "common/utf8.h"
@@ -23,6 +25,29 @@ bool ToString(const grpc::ByteBuffer& buffer, std::string* out) {
 void ToByteBuffer(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
   bool own = false;
   grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(message, out, &own);
+}
+
+// Serializes each stance once: into the outbox's records and, from those same bytes, into the
+// IngestResponse (its only field: repeated Stance stances = 1).
+void EncodeStances(const std::vector<v1::Stance>& stances, StanceRecords* records,
+                   grpc::ByteBuffer* response) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  constexpr uint8_t kTag = WireFormatLite::MakeTag(v1::IngestResponse::kStancesFieldNumber,
+                                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  auto* bytes = new std::string();
+  for (const auto& stance : stances) {
+    std::string_view serialized = records->Add(stance);
+    uint8_t header[1 + 5];  // tag, length (a varint32 takes at most 5 bytes)
+    header[0] = kTag;
+    uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(serialized.size()),
+                                                           header + 1);
+    bytes->append(reinterpret_cast<const char*>(header), end - header);
+    bytes->append(serialized);
+  }
+  grpc::Slice slice(
+      bytes->data(), bytes->size(), [](void* s) { delete static_cast<std::string*>(s); }, bytes);
+  *response = grpc::ByteBuffer(&slice, 1);
 }
 
 // Explains why a request that protobuf refused is bad: which string field is not UTF-8, where.
@@ -89,15 +114,13 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
                                  "this ingest-service has no outbox; use Extract"));
     return reactor;
   }
-  v1::IngestResponse response;
-  std::vector<v1::Stance> stances = extractor_->Extract(request.item());
-  for (const auto& s : stances) *response.add_stances() = s;
-  ToByteBuffer(response, response_bytes);
-  if (stances.empty()) {
+  StanceRecords records;
+  EncodeStances(extractor_->Extract(request.item()), &records, response_bytes);
+  if (records.empty()) {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  outbox_->Append(std::move(stances), [reactor](const grpc::Status& s) { reactor->Finish(s); });
+  outbox_->Append(std::move(records), [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -120,6 +121,8 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   stancewire::ingest::OutboxOptions outbox_options;
   outbox_options.path = flags.outbox;
   outbox_options.max_pending_stances = flags.outbox_limit;
+  // Every entry then fits in one batch.
+  outbox_options.max_stances_per_entry = flags.batch_stances;
   stancewire::ingest::ParseSyncMode(flags.outbox_sync, &outbox_options.sync);
   auto outbox = stancewire::ingest::Outbox::Open(outbox_options, &error);
   if (!outbox) {
@@ -138,6 +141,9 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   stancewire::ingest::ForwarderOptions forwarder_options;
   forwarder_options.batch_stances = flags.batch_stances;
   forwarder_options.max_in_flight_batches = flags.max_in_flight;
+  // Batches stay well below the gRPC message limit.
+  forwarder_options.batch_bytes =
+      std::min<size_t>(forwarder_options.batch_bytes, common.max_message_bytes / 2);
   forwarder_options.backoff_initial = std::chrono::milliseconds(flags.backoff_initial_ms);
   forwarder_options.backoff_max = std::chrono::milliseconds(flags.backoff_max_ms);
   forwarder_options.bearer_token = flags.query_token;

@@ -521,14 +521,14 @@ int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
 // it knows to be stored already (topic labels, actor names and kinds), so that a batch does not
 // rewrite the same few rows thousands of times.
 struct SqliteStanceStore::WriterState {
+  // Where each stored id is (its seq): the stances table has no index by id.
+  StanceIdIndex ids;
   SqliteStatement insert_stance, find_stance, update_stance, ids_after;
   SqliteStatement clear_conditions, add_condition, clear_kinds, add_kind;
   SqliteStatement add_label, put_actor;
   SqliteStatement add_actor_count, drop_actor_count, add_condition_count, drop_condition_count,
       add_total, data_version;
 
-  // Where each stored id is (its seq): the stances table has no index by id.
-  StanceIdIndex ids;
   // Stored as far as this connection knows; forgotten when a transaction rolls back.
   std::set<std::pair<std::string, std::string>> labels;               // (topic, label)
   std::map<std::string, std::pair<std::string, std::string>> actors;  // id -> (name, kind)

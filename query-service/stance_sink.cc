@@ -1,5 +1,7 @@
 #include "query-service/stance_sink.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -10,6 +12,7 @@ StoreWriter::StoreWriter(StanceStore* store, WatchHub* watch_hub, size_t max_sta
     : store_(store),
       watch_hub_(watch_hub),
       max_stances_per_commit_(max_stances_per_commit),
+      reclaimer_([this] { RunReclaimer(); }),
       thread_([this] { Run(); }) {}
 
 StoreWriter::~StoreWriter() {
@@ -19,6 +22,12 @@ StoreWriter::~StoreWriter() {
   }
   cv_.notify_all();
   thread_.join();
+  {
+    std::lock_guard lock(spent_mu_);
+    spent_stopping_ = true;
+  }
+  spent_cv_.notify_all();
+  reclaimer_.join();
 }
 
 void StoreWriter::Submit(std::vector<v1::Stance> stances, Done done) {
@@ -30,8 +39,9 @@ void StoreWriter::Submit(std::vector<v1::Stance> stances, Done done) {
 }
 
 void StoreWriter::Run() {
+  // More spent batches than this waiting for the reclaimer: free them here instead.
+  constexpr size_t kMaxSpent = 64;
   std::vector<Job> jobs;
-  std::vector<v1::Stance> combined;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -45,29 +55,138 @@ void StoreWriter::Run() {
       } while (!queue_.empty() &&
                stances + queue_.front().stances.size() <= max_stances_per_commit_);
     }
-    combined.clear();
-    for (auto& job : jobs) {
-      std::move(job.stances.begin(), job.stances.end(), std::back_inserter(combined));
+    // The first batch's vector becomes the commit's; only later batches' stances move.
+    std::vector<v1::Stance> combined = std::move(jobs.front().stances);
+    if (jobs.size() > 1) {
+      size_t total = combined.size();
+      for (size_t j = 1; j < jobs.size(); ++j) total += jobs[j].stances.size();
+      combined.reserve(total);
+      for (size_t j = 1; j < jobs.size(); ++j) {
+        std::move(jobs[j].stances.begin(), jobs[j].stances.end(), std::back_inserter(combined));
+      }
     }
     UpsertResult stored;
     grpc::Status status = store_->Upsert(combined, &stored);
-    if (status.ok() && watch_hub_ && !stored.changed.empty()) {
-      std::vector<v1::Stance> changed;
-      changed.reserve(stored.changed.size());
-      for (size_t i : stored.changed) changed.push_back(std::move(combined[i]));
-      watch_hub_->Publish(changed);
+    if (status.ok() && watch_hub_ && !stored.changed.empty() && watch_hub_->watcher_count() > 0) {
+      if (stored.changed.size() == combined.size()) {
+        watch_hub_->Publish(combined);
+      } else {
+        std::vector<v1::Stance> changed;
+        changed.reserve(stored.changed.size());
+        for (size_t i : stored.changed) changed.push_back(std::move(combined[i]));
+        watch_hub_->Publish(changed);
+      }
     }
     for (auto& job : jobs) job.done(status);
+    {
+      std::unique_lock lock(spent_mu_);
+      if (spent_.size() < kMaxSpent) {
+        spent_.push_back(std::move(combined));
+        for (size_t j = 1; j < jobs.size(); ++j) spent_.push_back(std::move(jobs[j].stances));
+        lock.unlock();
+        spent_cv_.notify_one();
+      }
+    }
     jobs.clear();
+  }
+}
+
+void StoreWriter::RunReclaimer() {
+  std::vector<std::vector<v1::Stance>> spent;
+  for (;;) {
+    {
+      std::unique_lock lock(spent_mu_);
+      spent_cv_.wait(lock, [this] { return spent_stopping_ || !spent_.empty(); });
+      if (spent_.empty()) return;
+      spent.swap(spent_);
+    }
+    spent.clear();
   }
 }
 
 namespace {
 
+using google::protobuf::internal::WireFormatLite;
+
+constexpr uint32_t kSeqTag =
+    WireFormatLite::MakeTag(v1::DeliverBatch::kSeqFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+constexpr uint32_t kStanceTag = WireFormatLite::MakeTag(v1::DeliverBatch::kStancesFieldNumber,
+                                                        WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+
+grpc::Status InvalidBatch(const std::string& why) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed DeliverBatch: " + why);
+}
+
+// Decodes a DeliverBatch from its wire form straight into `stances`, as DeliverBatch::Parse
+// would (unknown fields skipped, the last seq wins), and checks what the store relies on.
+grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uint64_t* seq,
+                         std::vector<v1::Stance>* stances) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return InvalidBatch("unreadable");
+  std::string joined;
+  std::string_view bytes;
+  if (slices.size() == 1) {
+    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
+  } else {
+    for (const auto& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    bytes = joined;
+  }
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  // Two passes: the first counts the stances (the limit is checked before anything is decoded),
+  // the second decodes them into a vector of the right size.
+  for (int pass = 0; pass < 2; ++pass) {
+    google::protobuf::io::CodedInputStream in(data, static_cast<int>(bytes.size()));
+    size_t count = 0;
+    *seq = 0;
+    while (uint32_t tag = in.ReadTag()) {
+      if (tag == kSeqTag) {
+        if (!in.ReadVarint64(seq)) return InvalidBatch("bad seq");
+      } else if (tag == kStanceTag) {
+        uint32_t length;
+        if (!in.ReadVarint32(&length)) return InvalidBatch("bad stance length");
+        const int at = in.CurrentPosition();
+        if (length > bytes.size() - at) return InvalidBatch("truncated stance");
+        if (pass == 1 &&
+            !stances->emplace_back().ParseFromArray(data + at, static_cast<int>(length))) {
+          return InvalidBatch("stance " + std::to_string(count) + " is not a valid Stance");
+        }
+        in.Skip(static_cast<int>(length));
+        ++count;
+      } else if (!WireFormatLite::SkipField(&in, tag)) {
+        return InvalidBatch("bad field");
+      }
+    }
+    if (!in.ConsumedEntireMessage()) return InvalidBatch("bad field");
+    if (pass == 0) {
+      if (count > max_stances) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "batch of " + std::to_string(count) + " stances is over the limit of " +
+                                std::to_string(max_stances));
+      }
+      stances->reserve(count);
+    }
+  }
+  for (const auto& s : *stances) {
+    if (s.id().empty() || s.item_id().empty() || s.actor().id().empty()) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "batch " + std::to_string(*seq) + " holds a stance without id, item_id or actor.id");
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::ByteBuffer EncodeAck(uint64_t seq) {
+  v1::DeliverAck ack;
+  ack.set_seq(seq);
+  grpc::Slice slice(ack.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 // One delivery stream. Up to kMaxBatchesPerStream batches are read ahead and handed to the store
 // writer; each is acknowledged, in order, once committed. Reading stops while that many are
 // outstanding: a slow store slows the sender (HTTP/2 flow control) instead of filling memory.
-class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck> {
+class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   DeliverReactor(StoreWriter* writer, size_t max_batch_stances, std::string peer)
       : writer_(writer), max_batch_stances_(max_batch_stances), peer_(std::move(peer)) {
@@ -77,6 +196,12 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
   }
 
   void OnReadDone(bool ok) override {
+    // Decoded before taking the lock, which the store writer's thread also takes: no other
+    // thread touches next_ while a read is in progress.
+    uint64_t seq = 0;
+    std::vector<v1::Stance> stances;
+    grpc::Status decoded =
+        ok ? DecodeBatch(*next_, max_batch_stances_, &seq, &stances) : grpc::Status::OK;
     std::lock_guard lock(mu_);
     reading_ = false;
     if (!ok) {  // the sender half-closed or went away
@@ -84,14 +209,11 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
       MaybeFinish();
       return;
     }
-    if (grpc::Status invalid = Validate(*next_); !invalid.ok()) {
-      spdlog::warn("delivery from {} refused: {}", peer_, invalid.error_message());
-      Fail(invalid);
+    if (!decoded.ok()) {
+      spdlog::warn("delivery from {} refused: {}", peer_, decoded.error_message());
+      Fail(decoded);
       return;
     }
-    const uint64_t seq = next_->seq();
-    std::vector<v1::Stance> stances(std::make_move_iterator(next_->mutable_stances()->begin()),
-                                    std::make_move_iterator(next_->mutable_stances()->end()));
     ++in_store_;
     writer_->Submit(std::move(stances),
                     [this, seq](const grpc::Status& status) { OnStored(seq, status); });
@@ -149,13 +271,13 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
       return;
     }
     reading_ = true;
-    next_ = std::make_unique<v1::DeliverBatch>();
+    next_ = std::make_unique<grpc::ByteBuffer>();
     StartRead(next_.get());
   }
 
   void MaybeWrite() {
     if (finished_ || writing_ || acks_.empty()) return;
-    ack_.set_seq(acks_.front());
+    ack_ = EncodeAck(acks_.front());
     acks_.pop_front();
     writing_ = true;
     StartWrite(&ack_);
@@ -171,31 +293,14 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
     Finish(status);
   }
 
-  grpc::Status Validate(const v1::DeliverBatch& batch) const {
-    if (static_cast<size_t>(batch.stances_size()) > max_batch_stances_) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "batch of " + std::to_string(batch.stances_size()) +
-                              " stances is over the limit of " +
-                              std::to_string(max_batch_stances_));
-    }
-    for (const auto& s : batch.stances()) {
-      if (s.id().empty() || s.item_id().empty() || s.actor().id().empty()) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "batch " + std::to_string(batch.seq()) +
-                                " holds a stance without id, item_id or actor.id");
-      }
-    }
-    return grpc::Status::OK;
-  }
-
   StoreWriter* writer_;
   const size_t max_batch_stances_;
   const std::string peer_;
 
   // Recursive: gRPC may, in principle, run a reaction on the thread that started the operation.
   std::recursive_mutex mu_;
-  std::unique_ptr<v1::DeliverBatch> next_;  // the read in progress
-  v1::DeliverAck ack_;                      // the write in progress
+  std::unique_ptr<grpc::ByteBuffer> next_;  // the read in progress
+  grpc::ByteBuffer ack_;                    // the write in progress
   std::deque<uint64_t> acks_;               // stored, waiting to be acknowledged
   size_t in_store_ = 0;                     // handed to the store writer, not yet back
   bool reading_ = false;
@@ -205,7 +310,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1
   bool done_ = false;
 };
 
-class RefusedStream final : public grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck> {
+class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -232,7 +337,7 @@ grpc::Status StanceSinkService::Admit(const grpc::CallbackServerContext& context
   return grpc::Status::OK;
 }
 
-grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck>* StanceSinkService::Deliver(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StanceSinkService::Deliver(
     grpc::CallbackServerContext* context) {
   if (grpc::Status refused = Admit(*context); !refused.ok()) {
     spdlog::warn("delivery stream from {} refused: {}", context->peer(), refused.error_message());

@@ -20,6 +20,9 @@ namespace stancewire::query {
 // that queue up while a commit runs (from one pipelined stream or from several streams) go into
 // the next commit together: one transaction and one fsync for all of them. Each stream has at
 // most kMaxBatchesPerStream batches here at once, so the queue is bounded by the streams.
+//
+// That thread is the intake's one serial stage, so it does nothing but the store's work: stances
+// are not copied on the way in, and freeing them afterwards is left to a second thread.
 class StoreWriter {
  public:
   // `watch_hub` (optional) hears of every stance stored new or changed.
@@ -36,6 +39,7 @@ class StoreWriter {
     Done done;
   };
   void Run();
+  void RunReclaimer();
 
   StanceStore* store_;
   WatchHub* watch_hub_;
@@ -44,6 +48,14 @@ class StoreWriter {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+
+  // Stances already stored, to be freed off the writer thread.
+  std::mutex spent_mu_;
+  std::condition_variable spent_cv_;
+  std::vector<std::vector<v1::Stance>> spent_;
+  bool spent_stopping_ = false;
+
+  std::thread reclaimer_;
   std::thread thread_;
 };
 
@@ -53,7 +65,10 @@ struct SinkAccess {
   std::vector<std::string> allowed_identities;  // when non-empty: a client certificate SAN/CN
 };
 
-class StanceSinkService final : public v1::StanceSink::CallbackService {
+// The stream is read as raw bytes and each batch is decoded straight into the vector of stances
+// the store takes, without an intermediate DeliverBatch.
+class StanceSinkService final
+    : public v1::StanceSink::WithRawCallbackMethod_Deliver<v1::StanceSink::Service> {
  public:
   // Batches a stream may have read but not yet acknowledged: enough to keep the store busy while
   // the next batch travels, few enough to bound memory per stream.
@@ -62,7 +77,7 @@ class StanceSinkService final : public v1::StanceSink::CallbackService {
   StanceSinkService(StoreWriter* writer, size_t max_batch_stances, SinkAccess access = {})
       : writer_(writer), max_batch_stances_(max_batch_stances), access_(std::move(access)) {}
 
-  grpc::ServerBidiReactor<v1::DeliverBatch, v1::DeliverAck>* Deliver(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Deliver(
       grpc::CallbackServerContext* context) override;
 
  private:

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/grpc_server.h"
+#include "common/sqlite_db.h"
 #include "ingest-service/forwarder.h"
 #include "ingest-service/outbox.h"
 #include "query-service/sqlite_stance_store.h"
@@ -144,6 +145,45 @@ TEST_F(DeliveryTest, WaitsForALateReceiverAndResumesAfterItRestarts) {
   ASSERT_TRUE(WaitUntilDelivered(std::chrono::seconds(20)));
   forwarder.Stop(std::chrono::system_clock::now());
   EXPECT_EQ(StoredIds(), Expected(600));
+}
+
+TEST_F(DeliveryTest, DeliversAnOutboxLeftByThePreviousVersion) {
+  // The previous ingest-service kept one serialized Stance per entry; 300 were still undelivered
+  // when it was upgraded.
+  const std::string path = (dir_ / "old-outbox.db").string();
+  {
+    SqliteDb db;
+    std::string error;
+    ASSERT_TRUE(db.Open(path, /*read_only=*/false, &error)) << error;
+    ASSERT_TRUE(
+        db.Exec("PRAGMA journal_mode=WAL; CREATE TABLE outbox (seq INTEGER PRIMARY KEY "
+                "AUTOINCREMENT, body BLOB NOT NULL);",
+                &error))
+        << error;
+    auto insert = db.Prepare("INSERT INTO outbox(body) VALUES (?1)");
+    for (int i = 0; i < 300; ++i) {
+      insert.BindBlob(
+          1, MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i)
+                 .SerializeAsString());
+      ASSERT_TRUE(insert.Run()) << insert.error();
+    }
+  }
+  ingest::OutboxOptions options;
+  options.path = path;
+  options.sync = ingest::SyncMode::kOff;
+  std::string error;
+  outbox_ = ingest::Outbox::Open(options, &error);
+  ASSERT_TRUE(outbox_) << error;
+  EXPECT_EQ(outbox_->pending_stances(), 300);
+  StartServer(0);
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  ingest::Forwarder forwarder(outbox_.get(), channel, FastOptions());
+  forwarder.Start();
+  Append(300, 400);  // the new format after them
+  ASSERT_TRUE(WaitUntilDelivered(std::chrono::seconds(20)));
+  forwarder.Stop(std::chrono::system_clock::now());
+  EXPECT_EQ(StoredIds(), Expected(400));
 }
 
 }  // namespace
