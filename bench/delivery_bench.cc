@@ -4,7 +4,7 @@
 // docs/delivery.md.
 //
 //   build/bench/delivery_bench [--stances 200000] [--clients 32] [--sync full|normal|off]
-//                              [--batch-size 500] [--max-in-flight 8] [--build DIR] [--smoke]
+//                              [--batch-size 500] [--max-in-flight 32] [--build DIR] [--smoke]
 //
 // "Stored and queryable" is observed the way a user would: ListStances (page size 1) on
 // query-service, whose total_size is polled every 25 ms. After the run the services are stopped,
@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
   int clients = 32;
   std::string sync = "full";
   size_t batch = 500;
-  size_t max_in_flight = 8;
+  size_t max_in_flight = 32;
   std::string build = STANCEWIRE_BUILD_DIR;
   bool smoke = false;
   bool keep = false;

@@ -20,7 +20,7 @@ struct ForwarderOptions {
   size_t batch_stances = 500;  // stances per DeliverBatch (whole outbox entries: see Outbox::Read)
   // Bytes per DeliverBatch, well below the gRPC message limit (--max-message-bytes, 8 MiB).
   size_t batch_bytes = 4 * 1024 * 1024;
-  size_t max_in_flight_batches = 8;  // sent and not yet acknowledged
+  size_t max_in_flight_batches = 32;  // sent and not yet acknowledged
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10000};
   std::chrono::milliseconds connect_timeout{5000};

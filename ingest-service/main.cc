@@ -34,7 +34,7 @@ struct Flags {
   int64_t outbox_limit = 1'000'000;
   std::string outbox_sync = "full";
   size_t batch_stances = 500;
-  size_t max_in_flight = 8;
+  size_t max_in_flight = 32;
   int backoff_initial_ms = 100;
   int backoff_max_ms = 10000;
   size_t max_text_bytes = 1024 * 1024;

@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "query-service/postgres_stance_store.h"
@@ -184,15 +186,34 @@ CREATE TABLE stances_v3 (
   topic_label TEXT NOT NULL,
   position INTEGER NOT NULL,
   outlet TEXT NOT NULL,
+  outlet_folded TEXT NOT NULL,
   published INTEGER NOT NULL,
   condition_kinds TEXT NOT NULL,
+  claim_key INTEGER NOT NULL,
   body BLOB NOT NULL
 );
+-- One key per (actor, topic, position, condition kinds): the claim a stance reports. Its index
+-- on stances is then integer-keyed, which makes it a fraction as costly to maintain as the wide
+-- text key it replaces.
+CREATE TABLE claims (
+  key INTEGER PRIMARY KEY,
+  actor_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  condition_kinds TEXT NOT NULL,
+  UNIQUE (actor_id, topic, position, condition_kinds)
+);
+INSERT INTO claims(actor_id, topic, position, condition_kinds)
+  SELECT DISTINCT actor_id, topic, position, condition_kinds FROM stances;
+-- lower() folds ASCII letters only, as NOCASE did (and as the writer's AsciiLower does).
 INSERT INTO stances_v3(id, item_id, actor_id, actor_name, actor_mention, topic, topic_label,
-                       position, outlet, published, condition_kinds, body)
-  SELECT id, item_id, actor_id, actor_name, actor_mention, topic, topic_label, position, outlet,
-         published, condition_kinds, body
-  FROM stances ORDER BY published, id;
+                       position, outlet, outlet_folded, published, condition_kinds, claim_key,
+                       body)
+  SELECT s.id, s.item_id, s.actor_id, s.actor_name, s.actor_mention, s.topic, s.topic_label,
+         s.position, s.outlet, lower(s.outlet), s.published, s.condition_kinds, c.key, s.body
+  FROM stances s JOIN claims c ON c.actor_id = s.actor_id AND c.topic = s.topic
+    AND c.position = s.position AND c.condition_kinds = s.condition_kinds
+  ORDER BY s.published, s.id;
 -- For the joins below only: the writer finds stances by id through StanceIdIndex, in memory.
 CREATE INDEX stances_v3_by_id ON stances_v3(id);
 CREATE TABLE stance_conditions_v3 (
@@ -228,8 +249,8 @@ ALTER TABLE stance_kinds_v3 RENAME TO stance_kinds;
 CREATE INDEX stances_by_time ON stances(published, id);
 CREATE INDEX stances_by_actor ON stances(actor_id, published, id);
 CREATE INDEX stances_by_topic ON stances(topic, published, id);
-CREATE INDEX stances_by_outlet ON stances(outlet COLLATE NOCASE, published, id);
-CREATE INDEX stances_by_claim ON stances(actor_id, topic, position, condition_kinds, published, id);
+CREATE INDEX stances_by_outlet ON stances(outlet_folded, published, id);
+CREATE INDEX stances_by_claim ON stances(claim_key, published, id);
 CREATE INDEX stance_kinds_by_time ON stance_kinds(kind, published, stance_id, position);
 CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published, stance_id, position);
 )sql",
@@ -428,8 +449,8 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
       w += " AND " + eq_or_in(drive_topic ? "s.topic" : "+s.topic", topic_keys);
     }
     if (!filter.outlet.empty()) {
-      w += std::string(" AND ") + (drive_outlet ? "s.outlet" : "+s.outlet") + " = " +
-           sql->P(filter.outlet) + " COLLATE NOCASE";
+      w += std::string(" AND ") + (drive_outlet ? "s.outlet_folded" : "+s.outlet_folded") + " = " +
+           sql->P(AsciiLower(filter.outlet));
     }
     if (!filter.condition.empty()) {
       // Words: a condition whose text holds every word, or whose kind is their upper-snake form.
@@ -447,7 +468,7 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
     }
   }
   if (by_kind && !filter.outlet.empty()) {
-    w += " AND +s.outlet = " + sql->P(filter.outlet) + " COLLATE NOCASE";
+    w += " AND +s.outlet_folded = " + sql->P(AsciiLower(filter.outlet));
   }
   if (!filter.actor_text.empty() && !has_actor_ids) {
     std::string p = sql->P(filter.actor_text);
@@ -523,15 +544,17 @@ int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
 struct SqliteStanceStore::WriterState {
   // Where each stored id is (its seq): the stances table has no index by id.
   StanceIdIndex ids;
-  SqliteStatement insert_stance, find_stance, update_stance, ids_after;
+  SqliteStatement insert_stance, find_stance, update_stance, find_claim, add_claim, ids_after;
   SqliteStatement clear_conditions, add_condition, clear_kinds, add_kind;
   SqliteStatement add_label, put_actor;
   SqliteStatement add_actor_count, drop_actor_count, add_condition_count, drop_condition_count,
       add_total, data_version;
 
   // Stored as far as this connection knows; forgotten when a transaction rolls back.
-  std::set<std::pair<std::string, std::string>> labels;               // (topic, label)
+  std::unordered_set<std::string> labels;                             // topic \x1f label
   std::map<std::string, std::pair<std::string, std::string>> actors;  // id -> (name, kind)
+  std::unordered_map<std::string, int64_t> claim_keys;  // actor \x1f topic \x1f position \x1f kinds
+  std::string scratch;                                  // for building those keys
   // PRAGMA data_version after our last transaction: another connection's commit changes it, and
   // then what we know may be stale.
   int64_t known_version = -1;
@@ -548,15 +571,22 @@ struct SqliteStanceStore::WriterState {
       : ids(id_hash),
         insert_stance(db.Prepare(
             "INSERT INTO stances(id, item_id, actor_id, actor_name, actor_mention, topic, "
-            "topic_label, position, outlet, published, condition_kinds, body) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")),
+            "topic_label, position, outlet, outlet_folded, published, condition_kinds, "
+            "claim_key, body) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")),
         find_stance(
             db.Prepare("SELECT id, actor_id, topic, position, condition_kinds, body FROM stances "
                        "WHERE seq = ?1")),
         update_stance(db.Prepare(
             "UPDATE stances SET item_id = ?2, actor_id = ?3, actor_name = ?4, "
             "actor_mention = ?5, topic = ?6, topic_label = ?7, position = ?8, outlet = ?9, "
-            "published = ?10, condition_kinds = ?11, body = ?12 WHERE seq = ?1")),
+            "outlet_folded = ?10, published = ?11, condition_kinds = ?12, claim_key = ?13, "
+            "body = ?14 WHERE seq = ?1")),
+        find_claim(db.Prepare(
+            "SELECT key FROM claims WHERE actor_id = ?1 AND topic = ?2 AND position = ?3 "
+            "AND condition_kinds = ?4")),
+        add_claim(db.Prepare("INSERT INTO claims(actor_id, topic, position, condition_kinds) "
+                             "VALUES (?1, ?2, ?3, ?4)")),
         ids_after(db.Prepare("SELECT seq, id FROM stances WHERE seq > ?1 ORDER BY seq")),
         clear_conditions(db.Prepare("DELETE FROM stance_conditions WHERE stance_seq = ?1")),
         add_condition(db.Prepare(
@@ -589,10 +619,10 @@ struct SqliteStanceStore::WriterState {
 
   const std::string* PrepareError() const {
     for (const SqliteStatement* s :
-         {&insert_stance, &find_stance, &update_stance, &ids_after, &clear_conditions,
-          &add_condition, &clear_kinds, &add_kind, &add_label, &put_actor, &add_actor_count,
-          &drop_actor_count, &add_condition_count, &drop_condition_count, &add_total,
-          &data_version}) {
+         {&insert_stance, &find_stance, &update_stance, &find_claim, &add_claim, &ids_after,
+          &clear_conditions, &add_condition, &clear_kinds, &add_kind, &add_label, &put_actor,
+          &add_actor_count, &drop_actor_count, &add_condition_count, &drop_condition_count,
+          &add_total, &data_version}) {
       if (!s->ok()) return &s->error();
     }
     return nullptr;
@@ -624,6 +654,40 @@ struct SqliteStanceStore::WriterState {
       total_deltas[{kind, position}] += sign;
     }
   }
+  // The key of a stance's claim, adding it to `claims` when it is new. 0 with the reason in
+  // *error when SQLite fails.
+  int64_t ClaimKey(SqliteDb& db, std::string_view actor, std::string_view topic, int64_t position,
+                   std::string_view kinds, std::string* error) {
+    scratch.assign(actor).append("\x1f").append(topic).append("\x1f");
+    scratch.append(std::to_string(position)).append("\x1f").append(kinds);
+    if (auto it = claim_keys.find(scratch); it != claim_keys.end()) return it->second;
+    find_claim.BindView(1, actor);
+    find_claim.BindView(2, topic);
+    find_claim.Bind(3, position);
+    find_claim.BindView(4, kinds);
+    int64_t key = 0;
+    const int rc = find_claim.Step();
+    if (rc == SQLITE_ROW) key = find_claim.ColumnInt(0);
+    find_claim.Reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      *error = find_claim.error();
+      return 0;
+    }
+    if (key == 0) {
+      add_claim.BindView(1, actor);
+      add_claim.BindView(2, topic);
+      add_claim.Bind(3, position);
+      add_claim.BindView(4, kinds);
+      if (!add_claim.Run()) {
+        *error = db.last_error();
+        return 0;
+      }
+      key = sqlite3_last_insert_rowid(db.handle());
+    }
+    claim_keys.emplace(scratch, key);
+    return key;
+  }
+
   // A copy that lives until the end of the transaction.
   std::string_view Keep(std::string_view value) { return old_values.emplace_back(value); }
 
@@ -639,6 +703,7 @@ struct SqliteStanceStore::WriterState {
       ids.RollbackTransaction();
       labels.clear();
       actors.clear();
+      claim_keys.clear();
       known_version = -1;
     }
   }
@@ -682,12 +747,17 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
   if (!EnsureParentDirectory(path, error)) return nullptr;
   std::unique_ptr<SqliteStanceStore> store(new SqliteStanceStore(path));
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
+  // A larger lookaside than SQLite's default (100 slots of 1200 bytes): the records an insert
+  // builds then come from the connection's own pool instead of malloc.
+  sqlite3_db_config(store->writer_.handle(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 2048, 512);
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged
-  // batch survive a power cut, not only a crash. A 128 MiB page cache keeps the id index and the
-  // growing ends of the other indexes in memory while large batches land; journal_size_limit
-  // trims the WAL file after it has been checkpointed and restarted.
+  // batch survive a power cut, not only a crash. A 128 MiB page cache keeps the growing ends of
+  // the indexes in memory while large batches land; journal_size_limit trims the WAL file after
+  // it has been checkpointed and restarted. secure_delete (on in Debian's build) would zero every
+  // byte a page split or replacement frees, which nothing here needs.
   if (!store->writer_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                           "PRAGMA cache_size=-131072; PRAGMA journal_size_limit=67108864;",
+                           "PRAGMA cache_size=-131072; PRAGMA journal_size_limit=67108864; "
+                           "PRAGMA secure_delete=OFF;",
                            error)) {
     *error = path + ": " + *error;
     return nullptr;
@@ -845,6 +915,7 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
   if (version != w.known_version) {  // another connection wrote: what we knew may be stale
     w.labels.clear();
     w.actors.clear();
+    w.claim_keys.clear();
     if (!w.CatchUp(writer_, &error)) status = Internal("read ids", error);
   }
   w.ids.BeginTransaction();
@@ -864,7 +935,7 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
 grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stances,
                                              UpsertResult* result) {
   WriterState& w = *writer_state_;
-  std::string body, joined;
+  std::string body, joined, outlet_folded;
   std::vector<std::string_view> kinds;
   for (size_t i = 0; i < stances.size(); ++i) {
     const auto& s = stances[i];
@@ -883,6 +954,11 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
       if (!joined.empty()) joined += ',';
       joined += k;
     }
+    std::string claim_error;
+    const int64_t claim_key =
+        w.ClaimKey(writer_, s.actor().id(), s.topic(), position, joined, &claim_error);
+    if (claim_key == 0) return Internal("upsert " + s.id(), "claim: " + claim_error);
+    outlet_folded = AsciiLower(s.outlet());
     const auto fail = [&](const SqliteStatement& stmt) {
       return Internal("upsert " + s.id(),
                       stmt.error().empty() ? writer_.last_error() : stmt.error());
@@ -915,7 +991,8 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
     if (!stored) {
       if (!Run(w.insert_stance,
                {s.id(), s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
-                s.topic(), s.topic_label(), position, s.outlet(), published, joined, body},
+                s.topic(), s.topic_label(), position, s.outlet(), outlet_folded, published, joined,
+                claim_key, body},
                /*blob_last=*/true)) {
         return fail(w.insert_stance);
       }
@@ -923,7 +1000,8 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
       w.ids.Add(s.id(), seq, hash_taken);
     } else if (!Run(w.update_stance,
                     {seq, s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
-                     s.topic(), s.topic_label(), position, s.outlet(), published, joined, body},
+                     s.topic(), s.topic_label(), position, s.outlet(), outlet_folded, published,
+                     joined, claim_key, body},
                     /*blob_last=*/true) ||
                !Run(w.clear_conditions, {seq}) || !Run(w.clear_kinds, {seq})) {
       return fail(w.update_stance);
@@ -941,7 +1019,9 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
       }
     }
     for (const std::string& label : {std::string(), s.topic_label()}) {
-      if (!w.labels.emplace(s.topic(), label).second) continue;
+      w.scratch.assign(s.topic()).append("\x1f").append(label);
+      if (w.labels.count(w.scratch)) continue;
+      w.labels.insert(w.scratch);
       if (!Run(w.add_label, {s.topic(), label})) return fail(w.add_label);
     }
     auto known = w.actors.find(s.actor().id());
@@ -1285,12 +1365,12 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
     return grpc::Status::OK;
   }
   const std::string group =
+      // The claim's columns are the same on every row of its group (claim_key names them).
       "SELECT s.actor_id, s.topic, s.position, s.condition_kinds, COUNT(*) AS n, "
-      "COUNT(DISTINCT NULLIF(s.outlet, '')) AS o, MIN(s.published), MAX(s.published) AS last "
-      "FROM " +
+      "COUNT(DISTINCT NULLIF(s.outlet, '')) AS o, MIN(s.published), MAX(s.published) AS last, "
+      "s.claim_key FROM " +
       f.from + " WHERE " + f.where +
-      " GROUP BY s.actor_id, s.topic, s.position, s.condition_kinds HAVING COUNT(*) >= " +
-      sql.P(std::max<int64_t>(1, options.min_count));
+      " GROUP BY s.claim_key HAVING COUNT(*) >= " + sql.P(std::max<int64_t>(1, options.min_count));
   std::string error;
   if (options.count_total) {
     Sql count = sql;
@@ -1314,6 +1394,7 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
   auto* stmt = reader->Statement(sql.text, &error);
   if (!stmt) return Internal("prepare", error);
   sql.BindAll(stmt);
+  std::vector<int64_t> claim_keys;  // parallel to page->claims
   status = ForEachRow(stmt, "claims", [&]() -> grpc::Status {
     if (static_cast<int>(page->claims.size()) == options.limit) {
       page->more = true;
@@ -1327,6 +1408,7 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
     c.count = stmt->ColumnInt(4);
     c.first_seen_nanos = stmt->ColumnInt(6);
     c.last_seen_nanos = stmt->ColumnInt(7);
+    claim_keys.push_back(stmt->ColumnInt(8));
     page->claims.push_back(std::move(c));
     return grpc::Status::OK;
   });
@@ -1334,12 +1416,10 @@ grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const Cla
 
   // Per claim: its newest reports (latest stance, item ids) and its outlets, under the same
   // filters, through the claim index.
-  for (auto& c : page->claims) {
+  for (size_t i = 0; i < page->claims.size(); ++i) {
+    auto& c = page->claims[i];
     Sql detail = filter_params;
-    std::string key = " AND s.actor_id = " + detail.P(c.actor.id) +
-                      " AND s.topic = " + detail.P(c.topic) +
-                      " AND s.position = " + detail.P(static_cast<int64_t>(c.position)) +
-                      " AND s.condition_kinds = " + detail.P(JoinKinds(c.condition_kinds));
+    std::string key = " AND s.claim_key = " + detail.P(claim_keys[i]);
     Sql outlets = detail;
     detail.text = "SELECT s.body, s.item_id FROM " + f.from + " WHERE " + f.where + key +
                   " ORDER BY s.published DESC, s.id DESC LIMIT " +

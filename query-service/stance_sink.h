@@ -70,9 +70,11 @@ struct SinkAccess {
 class StanceSinkService final
     : public v1::StanceSink::WithRawCallbackMethod_Deliver<v1::StanceSink::Service> {
  public:
-  // Batches a stream may have read but not yet acknowledged: enough to keep the store busy while
-  // the next batch travels, few enough to bound memory per stream.
-  static constexpr size_t kMaxBatchesPerStream = 4;
+  // Batches a stream may have read but not yet acknowledged: enough that while one commit runs
+  // the next one gathers several batches (the store writer merges what waits, and a large commit
+  // costs the store much less per stance than a small one), few enough to bound memory per
+  // stream (16 batches of at most the message limit).
+  static constexpr size_t kMaxBatchesPerStream = 16;
 
   StanceSinkService(StoreWriter* writer, size_t max_batch_stances, SinkAccess access = {})
       : writer_(writer), max_batch_stances_(max_batch_stances), access_(std::move(access)) {}
