@@ -562,7 +562,8 @@ grpc::Status PostgresStanceStore::WithConn(const std::function<grpc::Status(Conn
 }
 
 grpc::Status PostgresStanceStore::Upsert(const std::vector<v1::Stance>& stances,
-                                         UpsertResult* result) {
+                                         UpsertResult* result,
+                                         const std::vector<std::string_view>* /*wire*/) {
   if (result) result->changed.clear();
   if (stances.empty()) return grpc::Status::OK;
   // Rows are locked in id order so that replicas writing overlapping batches cannot deadlock;

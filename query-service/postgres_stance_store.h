@@ -48,8 +48,8 @@ class PostgresStanceStore : public StanceStore {
   ~PostgresStanceStore() override;
 
   using StanceStore::List;
-  grpc::Status Upsert(const std::vector<v1::Stance>& stances,
-                      UpsertResult* result = nullptr) override;
+  grpc::Status Upsert(const std::vector<v1::Stance>& stances, UpsertResult* result = nullptr,
+                      const std::vector<std::string_view>* wire = nullptr) override;
   grpc::Status List(const StanceFilter& filter, const ListOptions& options,
                     StancePage* page) override;
   grpc::Status Count(int64_t* count) override;

@@ -14,6 +14,7 @@
 #include <set>
 #include <string_view>
 
+#include "common/byte_buffer.h"
 #include "common/utf8.h"
 #include "query-service/stance_match.h"
 
@@ -172,16 +173,9 @@ std::string DiagnoseUnparsable(const google::protobuf::Descriptor& type, std::st
 // Parses a raw request; a refusal names the field at fault.
 template <typename Request>
 grpc::Status ParseRequest(const grpc::ByteBuffer& buffer, Request* request) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return Invalid("the request could not be read");
-  std::string joined;
-  std::string_view bytes;
-  if (slices.size() == 1) {
-    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
-  } else {
-    for (const auto& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    bytes = joined;
-  }
+  grpc::Slice slice;
+  if (!ContiguousSlice(buffer, &slice)) return Invalid("the request could not be read");
+  const std::string_view bytes = View(slice);
   if (request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return grpc::Status::OK;
   }

@@ -901,8 +901,8 @@ bool SqliteStanceStore::BackfillFromBodies(std::string* error) {
   return true;
 }
 
-grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
-                                       UpsertResult* result) {
+grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances, UpsertResult* result,
+                                       const std::vector<std::string_view>* wire) {
   std::lock_guard lock(write_mu_);
   if (result) result->changed.clear();
   WriterState& w = *writer_state_;
@@ -919,7 +919,7 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
     if (!w.CatchUp(writer_, &error)) status = Internal("read ids", error);
   }
   w.ids.BeginTransaction();
-  if (status.ok()) status = UpsertLocked(stances, result);
+  if (status.ok()) status = UpsertLocked(stances, result, wire);
   if (status.ok() && !writer_.Exec("COMMIT", &error)) status = Internal("commit", error);
   if (!status.ok()) {
     std::string ignored;
@@ -933,13 +933,20 @@ grpc::Status SqliteStanceStore::Upsert(const std::vector<v1::Stance>& stances,
 }
 
 grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stances,
-                                             UpsertResult* result) {
+                                             UpsertResult* result,
+                                             const std::vector<std::string_view>* wire) {
   WriterState& w = *writer_state_;
-  std::string body, joined, outlet_folded;
+  std::string encoded, joined, outlet_folded;
+  std::string_view body;  // the stance's wire form: as it arrived, or encoded here
   std::vector<std::string_view> kinds;
   for (size_t i = 0; i < stances.size(); ++i) {
     const auto& s = stances[i];
-    s.SerializeToString(&body);
+    if (wire) {
+      body = (*wire)[i];
+    } else {
+      s.SerializeToString(&encoded);
+      body = encoded;
+    }
     const int64_t published = TimestampNanos(s.published());
     const int64_t position = static_cast<int64_t>(s.position());
     // Sorted, distinct, and pointing into the stance: the counter keys outlive this iteration.

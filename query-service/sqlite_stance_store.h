@@ -31,8 +31,8 @@ class SqliteStanceStore : public StanceStore {
   ~SqliteStanceStore() override;
 
   using StanceStore::List;
-  grpc::Status Upsert(const std::vector<v1::Stance>& stances,
-                      UpsertResult* result = nullptr) override;
+  grpc::Status Upsert(const std::vector<v1::Stance>& stances, UpsertResult* result = nullptr,
+                      const std::vector<std::string_view>* wire = nullptr) override;
   grpc::Status List(const StanceFilter& filter, const ListOptions& options,
                     StancePage* page) override;
   grpc::Status Count(int64_t* count) override;
@@ -60,7 +60,8 @@ class SqliteStanceStore : public StanceStore {
 
   // Statements and caches of the writer connection (defined in the .cc).
   struct WriterState;
-  grpc::Status UpsertLocked(const std::vector<v1::Stance>& stances, UpsertResult* result);
+  grpc::Status UpsertLocked(const std::vector<v1::Stance>& stances, UpsertResult* result,
+                            const std::vector<std::string_view>* wire);
   // Called by SQLite after each commit with the WAL's size in pages.
   void OnWalCommitted(int pages);
   void RunCheckpointer();

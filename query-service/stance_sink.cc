@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "common/byte_buffer.h"
+
 namespace stancewire::query {
 
 StoreWriter::StoreWriter(StanceStore* store, WatchHub* watch_hub, size_t max_stances_per_commit)
@@ -30,10 +32,10 @@ StoreWriter::~StoreWriter() {
   reclaimer_.join();
 }
 
-void StoreWriter::Submit(std::vector<v1::Stance> stances, Done done) {
+void StoreWriter::Submit(DeliveredBatch batch, Done done) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(Job{std::move(stances), std::move(done)});
+    queue_.push_back(Job{std::move(batch), std::move(done)});
   }
   cv_.notify_one();
 }
@@ -49,24 +51,29 @@ void StoreWriter::Run() {
       if (queue_.empty()) return;  // stopping, and nothing left to do
       size_t stances = 0;
       do {
-        stances += queue_.front().stances.size();
+        stances += queue_.front().batch.stances.size();
         jobs.push_back(std::move(queue_.front()));
         queue_.pop_front();
       } while (!queue_.empty() &&
-               stances + queue_.front().stances.size() <= max_stances_per_commit_);
+               stances + queue_.front().batch.stances.size() <= max_stances_per_commit_);
     }
-    // The first batch's vector becomes the commit's; only later batches' stances move.
-    std::vector<v1::Stance> combined = std::move(jobs.front().stances);
+    // The first batch's vector becomes the commit's; only later batches' stances move. The wire
+    // bytes stay where they arrived (the jobs keep them) until the commit is done.
+    std::vector<v1::Stance> combined = std::move(jobs.front().batch.stances);
+    std::vector<std::string_view> wire = std::move(jobs.front().batch.wire);
     if (jobs.size() > 1) {
       size_t total = combined.size();
-      for (size_t j = 1; j < jobs.size(); ++j) total += jobs[j].stances.size();
+      for (size_t j = 1; j < jobs.size(); ++j) total += jobs[j].batch.stances.size();
       combined.reserve(total);
+      wire.reserve(total);
       for (size_t j = 1; j < jobs.size(); ++j) {
-        std::move(jobs[j].stances.begin(), jobs[j].stances.end(), std::back_inserter(combined));
+        auto& b = jobs[j].batch;
+        std::move(b.stances.begin(), b.stances.end(), std::back_inserter(combined));
+        wire.insert(wire.end(), b.wire.begin(), b.wire.end());
       }
     }
     UpsertResult stored;
-    grpc::Status status = store_->Upsert(combined, &stored);
+    grpc::Status status = store_->Upsert(combined, &stored, &wire);
     if (status.ok() && watch_hub_ && !stored.changed.empty() && watch_hub_->watcher_count() > 0) {
       if (stored.changed.size() == combined.size()) {
         watch_hub_->Publish(combined);
@@ -82,7 +89,9 @@ void StoreWriter::Run() {
       std::unique_lock lock(spent_mu_);
       if (spent_.size() < kMaxSpent) {
         spent_.push_back(std::move(combined));
-        for (size_t j = 1; j < jobs.size(); ++j) spent_.push_back(std::move(jobs[j].stances));
+        for (size_t j = 1; j < jobs.size(); ++j) {
+          spent_.push_back(std::move(jobs[j].batch.stances));
+        }
         lock.unlock();
         spent_cv_.notify_one();
       }
@@ -117,20 +126,14 @@ grpc::Status InvalidBatch(const std::string& why) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed DeliverBatch: " + why);
 }
 
-// Decodes a DeliverBatch from its wire form straight into `stances`, as DeliverBatch::Parse
-// would (unknown fields skipped, the last seq wins), and checks what the store relies on.
+// Decodes a DeliverBatch from its wire form straight into batch->stances, as DeliverBatch::Parse
+// would (unknown fields skipped, the last seq wins), keeps each stance's bytes, and checks what
+// the store relies on.
 grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uint64_t* seq,
-                         std::vector<v1::Stance>* stances) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return InvalidBatch("unreadable");
-  std::string joined;
-  std::string_view bytes;
-  if (slices.size() == 1) {
-    bytes = std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
-  } else {
-    for (const auto& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    bytes = joined;
-  }
+                         DeliveredBatch* batch) {
+  if (!ContiguousSlice(buffer, &batch->bytes)) return InvalidBatch("unreadable");
+  const std::string_view bytes = View(batch->bytes);
+  std::vector<v1::Stance>* stances = &batch->stances;
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   // Two passes: the first counts the stances (the limit is checked before anything is decoded),
   // the second decodes them into a vector of the right size.
@@ -146,9 +149,11 @@ grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uin
         if (!in.ReadVarint32(&length)) return InvalidBatch("bad stance length");
         const int at = in.CurrentPosition();
         if (length > bytes.size() - at) return InvalidBatch("truncated stance");
-        if (pass == 1 &&
-            !stances->emplace_back().ParseFromArray(data + at, static_cast<int>(length))) {
-          return InvalidBatch("stance " + std::to_string(count) + " is not a valid Stance");
+        if (pass == 1) {
+          if (!stances->emplace_back().ParseFromArray(data + at, static_cast<int>(length))) {
+            return InvalidBatch("stance " + std::to_string(count) + " is not a valid Stance");
+          }
+          batch->wire.emplace_back(bytes.data() + at, length);
         }
         in.Skip(static_cast<int>(length));
         ++count;
@@ -164,6 +169,7 @@ grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uin
                                 std::to_string(max_stances));
       }
       stances->reserve(count);
+      batch->wire.reserve(count);
     }
   }
   for (const auto& s : *stances) {
@@ -199,9 +205,9 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     // Decoded before taking the lock, which the store writer's thread also takes: no other
     // thread touches next_ while a read is in progress.
     uint64_t seq = 0;
-    std::vector<v1::Stance> stances;
+    DeliveredBatch batch;
     grpc::Status decoded =
-        ok ? DecodeBatch(*next_, max_batch_stances_, &seq, &stances) : grpc::Status::OK;
+        ok ? DecodeBatch(*next_, max_batch_stances_, &seq, &batch) : grpc::Status::OK;
     std::lock_guard lock(mu_);
     reading_ = false;
     if (!ok) {  // the sender half-closed or went away
@@ -215,7 +221,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       return;
     }
     ++in_store_;
-    writer_->Submit(std::move(stances),
+    writer_->Submit(std::move(batch),
                     [this, seq](const grpc::Status& status) { OnStored(seq, status); });
     MaybeRead();
   }

@@ -1,11 +1,14 @@
 // query-service's intake: the receiving end of ingest-service's long-lived delivery stream.
 #pragma once
 
+#include <grpcpp/support/slice.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,6 +26,14 @@ namespace stancewire::query {
 //
 // That thread is the intake's one serial stage, so it does nothing but the store's work: stances
 // are not copied on the way in, and freeing them afterwards is left to a second thread.
+// A batch as it arrived on the stream: the decoded stances and, for each, its bytes on the wire,
+// which the store keeps as the stance's body instead of encoding it again.
+struct DeliveredBatch {
+  std::vector<v1::Stance> stances;
+  std::vector<std::string_view> wire;  // wire[i]: stances[i] as it arrived; points into `bytes`
+  grpc::Slice bytes;
+};
+
 class StoreWriter {
  public:
   // `watch_hub` (optional) hears of every stance stored new or changed.
@@ -31,11 +42,11 @@ class StoreWriter {
   ~StoreWriter();  // finishes queued work, then stops
 
   using Done = std::function<void(const grpc::Status&)>;
-  void Submit(std::vector<v1::Stance> stances, Done done);
+  void Submit(DeliveredBatch batch, Done done);
 
  private:
   struct Job {
-    std::vector<v1::Stance> stances;
+    DeliveredBatch batch;
     Done done;
   };
   void Run();

@@ -133,9 +133,12 @@ class StanceStore {
   virtual ~StanceStore() = default;
 
   // Inserts or replaces each stance by id, all in one transaction: applying the same batch again
-  // changes nothing, so redelivery never duplicates.
+  // changes nothing, so redelivery never duplicates. `wire` (optional) holds each stance's
+  // serialized form as it arrived (stances[i] was parsed from (*wire)[i]): a store that keeps
+  // serialized bodies stores those bytes instead of encoding the stance again.
   virtual grpc::Status Upsert(const std::vector<v1::Stance>& stances,
-                              UpsertResult* result = nullptr) = 0;
+                              UpsertResult* result = nullptr,
+                              const std::vector<std::string_view>* wire = nullptr) = 0;
 
   // Up to options.limit stances matching `filter`, in the order asked for.
   virtual grpc::Status List(const StanceFilter& filter, const ListOptions& options,

@@ -11,6 +11,7 @@ namespace stancewire::ingest {
 namespace {
 
 using testing::MakeStance;
+using testing::WriteVersion0Outbox;
 
 std::vector<v1::Stance> Stances(int n, const std::string& prefix) {
   std::vector<v1::Stance> stances;
@@ -28,28 +29,6 @@ std::vector<std::string> Ids(const OutboxBatch& batch) {
   std::vector<std::string> ids;
   for (const auto& s : stances) ids.push_back(s.id());
   return ids;
-}
-
-// An outbox file as the previous ingest-service wrote it: one serialized Stance per entry.
-// `acknowledged` of the stances were delivered and deleted already.
-void WriteVersion0Outbox(const std::string& path, const std::vector<v1::Stance>& stances,
-                         size_t acknowledged) {
-  SqliteDb db;
-  std::string error;
-  ASSERT_TRUE(db.Open(path, /*read_only=*/false, &error)) << error;
-  ASSERT_TRUE(
-      db.Exec("PRAGMA journal_mode=WAL; CREATE TABLE outbox (seq INTEGER PRIMARY KEY "
-              "AUTOINCREMENT, body BLOB NOT NULL);",
-              &error))
-      << error;
-  auto insert = db.Prepare("INSERT INTO outbox(body) VALUES (?1)");
-  for (const auto& s : stances) {
-    insert.BindBlob(1, s.SerializeAsString());
-    ASSERT_TRUE(insert.Run()) << insert.error();
-  }
-  auto remove = db.Prepare("DELETE FROM outbox WHERE seq <= ?1");
-  remove.Bind(1, static_cast<int64_t>(acknowledged));
-  ASSERT_TRUE(remove.Run()) << remove.error();
 }
 
 class OutboxTest : public ::testing::Test {

@@ -176,6 +176,28 @@ TEST_F(SqliteStanceStoreTest, OldestFirstAndTotal) {
             (std::vector<std::string>{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}));
 }
 
+// Stances delivered with their wire form are stored as those very bytes (fields this build does
+// not know included), and the same bytes again are a redelivery.
+TEST_F(SqliteStanceStoreTest, StoresTheWireFormItWasGiven) {
+  auto s = MakeStance("w1", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 100);
+  std::string wire = s.SerializeAsString();
+  wire += std::string("\xf8\x3e\x01", 3);  // field 999, varint 1: unknown to this build
+  v1::Stance parsed;
+  ASSERT_TRUE(parsed.ParseFromString(wire));
+  std::vector<std::string_view> views = {wire};
+  UpsertResult result;
+  ASSERT_TRUE(store_->Upsert({parsed}, &result, &views).ok());
+  EXPECT_EQ(result.changed, std::vector<size_t>{0});
+  ListOptions options;
+  options.serialized = true;
+  StancePage page;
+  ASSERT_TRUE(store_->List({}, options, &page).ok());
+  ASSERT_EQ(page.serialized.size(), 1u);
+  EXPECT_EQ(page.serialized[0], wire);
+  ASSERT_TRUE(store_->Upsert({parsed}, &result, &views).ok());
+  EXPECT_TRUE(result.changed.empty());
+}
+
 // The writer finds stored stances by a hash of their id, in memory. With every id hashing alike,
 // upserts, redeliveries, revisions and a reopen must still treat each id as its own stance.
 TEST_F(SqliteStanceStoreTest, IdsWithTheSameHashStayDistinct) {

@@ -151,23 +151,12 @@ TEST_F(DeliveryTest, DeliversAnOutboxLeftByThePreviousVersion) {
   // The previous ingest-service kept one serialized Stance per entry; 300 were still undelivered
   // when it was upgraded.
   const std::string path = (dir_ / "old-outbox.db").string();
-  {
-    SqliteDb db;
-    std::string error;
-    ASSERT_TRUE(db.Open(path, /*read_only=*/false, &error)) << error;
-    ASSERT_TRUE(
-        db.Exec("PRAGMA journal_mode=WAL; CREATE TABLE outbox (seq INTEGER PRIMARY KEY "
-                "AUTOINCREMENT, body BLOB NOT NULL);",
-                &error))
-        << error;
-    auto insert = db.Prepare("INSERT INTO outbox(body) VALUES (?1)");
-    for (int i = 0; i < 300; ++i) {
-      insert.BindBlob(
-          1, MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i)
-                 .SerializeAsString());
-      ASSERT_TRUE(insert.Run()) << insert.error();
-    }
+  std::vector<v1::Stance> old;
+  for (int i = 0; i < 300; ++i) {
+    old.push_back(
+        MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i));
   }
+  testing::WriteVersion0Outbox(path, old, /*acknowledged=*/0);
   ingest::OutboxOptions options;
   options.path = path;
   options.sync = ingest::SyncMode::kOff;

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "common/sqlite_db.h"
 #include "stancewire/v1/stance.pb.h"
 
 namespace stancewire::testing {
@@ -40,6 +42,28 @@ inline v1::Stance MakeStance(
     c->set_text(text);
   }
   return s;
+}
+
+// An outbox file as the ingest-service before the StanceRecords format wrote it: one serialized
+// Stance per entry. The first `acknowledged` were delivered and deleted already.
+inline void WriteVersion0Outbox(const std::string& path, const std::vector<v1::Stance>& stances,
+                                size_t acknowledged) {
+  SqliteDb db;
+  std::string error;
+  ASSERT_TRUE(db.Open(path, /*read_only=*/false, &error)) << error;
+  ASSERT_TRUE(
+      db.Exec("PRAGMA journal_mode=WAL; CREATE TABLE outbox (seq INTEGER PRIMARY KEY "
+              "AUTOINCREMENT, body BLOB NOT NULL);",
+              &error))
+      << error;
+  auto insert = db.Prepare("INSERT INTO outbox(body) VALUES (?1)");
+  for (const auto& s : stances) {
+    insert.BindBlob(1, s.SerializeAsString());
+    ASSERT_TRUE(insert.Run()) << insert.error();
+  }
+  auto remove = db.Prepare("DELETE FROM outbox WHERE seq <= ?1");
+  remove.Bind(1, static_cast<int64_t>(acknowledged));
+  ASSERT_TRUE(remove.Run()) << remove.error();
 }
 
 }  // namespace stancewire::testing
