@@ -747,9 +747,6 @@ std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& pa
   if (!EnsureParentDirectory(path, error)) return nullptr;
   std::unique_ptr<SqliteStanceStore> store(new SqliteStanceStore(path));
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
-  // A larger lookaside than SQLite's default (100 slots of 1200 bytes): the records an insert
-  // builds then come from the connection's own pool instead of malloc.
-  sqlite3_db_config(store->writer_.handle(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 2048, 512);
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged
   // batch survive a power cut, not only a crash. A 128 MiB page cache keeps the growing ends of
   // the indexes in memory while large batches land; journal_size_limit trims the WAL file after
