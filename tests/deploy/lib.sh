@@ -41,7 +41,7 @@ ensure_packages() {
 
 # Writes the containers.conf podman needs here and exports CONTAINERS_CONF.
 ensure_podman() {
-  ensure_packages podman runc debootstrap uidmap fuse-overlayfs
+  ensure_packages podman runc catatonit debootstrap uidmap fuse-overlayfs
   printf '[containers]\ndefault_ulimits = []\n' >"$work/containers.conf"
   export CONTAINERS_CONF="$work/containers.conf"
 }
