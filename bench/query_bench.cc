@@ -18,6 +18,7 @@
 //   build/bench/query_bench --in-process         # the server in the client's process instead
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -62,7 +63,21 @@ struct Args {
   bool in_process = false;      // serve from this process instead of a child process
   bool client_threads = false;  // one blocking thread per client instead of async calls
   bool serve = false;  // child mode: serve `db` on a free port, print it, run until stdin ends
+  // The server process on the upper half of the CPUs, this process (clients and store rows) on
+  // the lower half, so that the two never queue for one CPU: on 2 cores, left to the scheduler, a
+  // client thread and the server's handler land on the same CPU often enough to double the
+  // 1-client p50 of some runs. A client on another machine never competes with the server.
+  bool pin = true;
+  int serve_cpu_first = -1, serve_cpu_last = -1;  // child mode: the CPUs to pin to
 };
+
+// Pins the calling thread, and the threads it starts afterwards, to CPUs [first, last].
+bool PinToCpus(int first, int last) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = first; c <= last; ++c) CPU_SET(c, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
 
 constexpr int kActors = 200;
 constexpr int kTopics = 30;
@@ -383,7 +398,11 @@ std::unique_ptr<grpc::Server> ServeFloor(query::QueryServiceImpl* service,
 
 // --serve: the child process. Prints "port N floor M", then serves until its stdin is closed (the
 // parent exiting, however it exits, closes it).
-int ServeUntilStdinCloses(const std::string& db) {
+int ServeUntilStdinCloses(const std::string& db, int cpu_first, int cpu_last) {
+  if (cpu_first >= 0 && !PinToCpus(cpu_first, cpu_last)) {
+    std::fprintf(stderr, "serve: cannot pin to CPUs %d-%d\n", cpu_first, cpu_last);
+    return 1;
+  }
   std::string error;
   auto store = query::SqliteStanceStore::Open(db, &error);
   if (!store) {
@@ -410,7 +429,8 @@ int ServeUntilStdinCloses(const std::string& db) {
 }
 
 // Starts `self --serve --db db` with pipes on its stdin and stdout; returns its pid and ports.
-bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* floor_port, int* stdin_fd) {
+bool SpawnServer(const std::string& db, int cpu_first, int cpu_last, pid_t* pid, int* port,
+                 int* floor_port, int* stdin_fd) {
   int in[2], out[2];
   if (::pipe(in) != 0 || ::pipe(out) != 0) return false;
   posix_spawn_file_actions_t actions;
@@ -421,6 +441,10 @@ bool SpawnServer(const std::string& db, pid_t* pid, int* port, int* floor_port, 
   posix_spawn_file_actions_addclose(&actions, out[0]);
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   std::vector<std::string> args = {self, "--serve", "--db", db};
+  if (cpu_first >= 0) {
+    args.insert(args.end(),
+                {"--serve-cpus", std::to_string(cpu_first) + "-" + std::to_string(cpu_last)});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -467,6 +491,13 @@ Args ParseArgs(int argc, char** argv) {
       a.in_process = true;
     } else if (k == "--serve") {
       a.serve = true;
+    } else if (k == "--serve-cpus") {
+      if (std::sscanf(value().c_str(), "%d-%d", &a.serve_cpu_first, &a.serve_cpu_last) != 2) {
+        std::fprintf(stderr, "--serve-cpus wants FIRST-LAST\n");
+        std::exit(2);
+      }
+    } else if (k == "--no-pin") {
+      a.pin = false;
     } else if (k == "--smoke") {
       a.smoke = true;
       a.n = 5000;
@@ -475,7 +506,7 @@ Args ParseArgs(int argc, char** argv) {
     } else if (k == "--help" || k == "-h") {
       std::printf(
           "query_bench [--n STANCES] [--queries PER_CASE] [--clients 1,32] [--db PATH] "
-          "[--in-process] [--client-threads] [--smoke]\n");
+          "[--in-process] [--client-threads] [--no-pin] [--smoke]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "unknown flag %s (try --help)\n", k.c_str());
@@ -489,7 +520,14 @@ Args ParseArgs(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Args args = ParseArgs(argc, argv);
-  if (args.serve) return ServeUntilStdinCloses(args.db);
+  if (args.serve) return ServeUntilStdinCloses(args.db, args.serve_cpu_first, args.serve_cpu_last);
+  // Before any thread starts, so that every thread of this process inherits it.
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  const bool pin = args.pin && !args.in_process && cpus >= 2;
+  if (pin && !PinToCpus(0, cpus / 2 - 1)) {
+    std::fprintf(stderr, "cannot pin to CPUs 0-%d (try --no-pin)\n", cpus / 2 - 1);
+    return 1;
+  }
   ::signal(SIGPIPE, SIG_IGN);
   std::filesystem::path tmp;
   std::string db = args.db;
@@ -521,7 +559,8 @@ int main(int argc, char** argv) {
     if (!in_process_server) return 1;
     in_process_floor_server = ServeFloor(in_process_service.get(), &in_process_floor, &floor_port);
     if (!in_process_floor_server) return 1;
-  } else if (!SpawnServer(db, &server_pid, &port, &floor_port, &server_stdin)) {
+  } else if (!SpawnServer(db, pin ? cpus / 2 : -1, pin ? cpus - 1 : -1, &server_pid, &port,
+                          &floor_port, &server_stdin)) {
     std::fprintf(stderr, "could not start the server process\n");
     return 1;
   }
@@ -556,6 +595,12 @@ int main(int argc, char** argv) {
       "server %s\n",
       static_cast<long long>(args.n), args.queries,
       args.in_process ? "in this process" : "in its own process");
+  if (pin) {
+    std::printf(
+        "pinned: server on CPUs %d-%d; clients and store rows on CPUs 0-%d (--no-pin: all "
+        "share every CPU)\n",
+        cpus / 2, cpus - 1, cpus / 2 - 1);
+  }
   std::printf(
       "store: StanceStore::List, decoded stances; wire: the same with "
       "ListOptions::serialized; gRPC: ListStances, response parsed by the client;\n"
