@@ -181,10 +181,13 @@ int main(int argc, char** argv) {
       !api_tls.enabled() ? "PLAINTEXT, no TLS" : (api_tls.ca.empty() ? "TLS" : "mutual TLS"),
       authorizer ? ", bearer tokens required" : ", no token required", RedactUserInfo(flags.store));
 
-  // Watch streams never end by themselves: end them once the servers stop taking calls.
+  // Watch and delivery streams never end by themselves: end them once the servers stop taking
+  // calls (delivery streams after their batches in the store are acknowledged), so that shutdown
+  // takes as long as that, not the whole grace.
   stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
     if (postgres) postgres->StopChangeListener();
     watch_hub.Close();
+    sink_service.Drain();
   });
   spdlog::info("query-service stopped");
   return 0;

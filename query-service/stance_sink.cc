@@ -189,16 +189,32 @@ grpc::ByteBuffer EncodeAck(uint64_t seq) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+}  // namespace
+
 // One delivery stream. Up to kMaxBatchesPerStream batches are read ahead and handed to the store
 // writer; each is acknowledged, in order, once committed. Reading stops while that many are
 // outstanding: a slow store slows the sender (HTTP/2 flow control) instead of filling memory.
 class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  DeliverReactor(StoreWriter* writer, size_t max_batch_stances, std::string peer)
-      : writer_(writer), max_batch_stances_(max_batch_stances), peer_(std::move(peer)) {
+  // Registered with `service` (under its lock) before it reads anything.
+  DeliverReactor(StanceSinkService* service, std::string peer)
+      : service_(service),
+        writer_(service->writer_),
+        max_batch_stances_(service->max_batch_stances_),
+        peer_(std::move(peer)) {
     spdlog::info("delivery stream opened by {}", peer_);
+  }
+
+  void Start() {
     std::lock_guard lock(mu_);
     MaybeRead();
+  }
+
+  // Stops reading; ends the stream once what was read is stored and acknowledged.
+  void Drain() {
+    std::lock_guard lock(mu_);
+    draining_ = true;
+    MaybeFinish();
   }
 
   void OnReadDone(bool ok) override {
@@ -215,6 +231,9 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       MaybeFinish();
       return;
     }
+    // Read while the stream was being ended: it can no longer be acknowledged, so it is not
+    // stored either; the sender still holds it and sends it again.
+    if (finished_) return;
     if (!decoded.ok()) {
       spdlog::warn("delivery from {} refused: {}", peer_, decoded.error_message());
       Fail(decoded);
@@ -240,6 +259,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
 
   void OnDone() override {
     spdlog::info("delivery stream from {} closed", peer_);
+    service_->Forget(this);
     std::unique_lock lock(mu_);
     done_ = true;
     // A batch still in the store writer refers to this reactor; the last one out deletes it.
@@ -272,7 +292,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
 
   // All Maybe* and Fail run with mu_ held.
   void MaybeRead() {
-    if (finished_ || reading_ || read_closed_) return;
+    if (finished_ || reading_ || read_closed_ || draining_) return;
     if (in_store_ + acks_.size() + (writing_ ? 1 : 0) >= StanceSinkService::kMaxBatchesPerStream) {
       return;
     }
@@ -290,7 +310,13 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   }
 
   void MaybeFinish() {
-    if (read_closed_ && in_store_ == 0 && acks_.empty() && !writing_) Fail(grpc::Status::OK);
+    if (in_store_ > 0 || !acks_.empty() || writing_) return;
+    if (read_closed_) {
+      Fail(grpc::Status::OK);
+    } else if (draining_) {  // a read may still be pending: finishing ends it
+      Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "query-service is shutting down; everything acknowledged is stored"));
+    }
   }
 
   void Fail(const grpc::Status& status) {
@@ -299,6 +325,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     Finish(status);
   }
 
+  StanceSinkService* const service_;
   StoreWriter* writer_;
   const size_t max_batch_stances_;
   const std::string peer_;
@@ -312,9 +339,12 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   bool reading_ = false;
   bool writing_ = false;
   bool read_closed_ = false;
+  bool draining_ = false;
   bool finished_ = false;
   bool done_ = false;
 };
+
+namespace {
 
 class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
@@ -349,7 +379,27 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StanceSinkService::
     spdlog::warn("delivery stream from {} refused: {}", context->peer(), refused.error_message());
     return new RefusedStream(refused);
   }
-  return new DeliverReactor(writer_, max_batch_stances_, context->peer());
+  std::lock_guard lock(streams_mu_);
+  if (draining_) {
+    return new RefusedStream(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "query-service is shutting down"));
+  }
+  auto* stream = new DeliverReactor(this, context->peer());
+  streams_.insert(stream);
+  stream->Start();
+  return stream;
+}
+
+void StanceSinkService::Drain() {
+  std::lock_guard lock(streams_mu_);
+  draining_ = true;
+  if (!streams_.empty()) spdlog::info("ending {} delivery stream(s)", streams_.size());
+  for (DeliverReactor* stream : streams_) stream->Drain();
+}
+
+void StanceSinkService::Forget(DeliverReactor* stream) {
+  std::lock_guard lock(streams_mu_);
+  streams_.erase(stream);
 }
 
 }  // namespace stancewire::query

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,6 +71,8 @@ class StoreWriter {
   std::thread thread_;
 };
 
+class DeliverReactor;
+
 // Who may open the delivery stream, beyond the transport's own checks (mutual TLS).
 struct SinkAccess {
   const TokenAuthorizer* tokens = nullptr;      // when enabled: a writer token is required
@@ -93,12 +96,23 @@ class StanceSinkService final
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Deliver(
       grpc::CallbackServerContext* context) override;
 
+  // For shutdown: new streams are refused, and each open stream stops reading, acknowledges what
+  // it has handed to the store once it is stored, then ends with UNAVAILABLE (the sender resends
+  // anything unacknowledged to whichever query-service it reaches next). Without this the server
+  // would wait out its whole shutdown grace, since a sender never ends the stream by itself.
+  void Drain();
+
  private:
+  friend class DeliverReactor;
   grpc::Status Admit(const grpc::CallbackServerContext& context) const;
+  void Forget(DeliverReactor* stream);
 
   StoreWriter* writer_;
   size_t max_batch_stances_;
   SinkAccess access_;
+  std::mutex streams_mu_;  // taken before any stream's own lock, never after it
+  std::set<DeliverReactor*> streams_;
+  bool draining_ = false;
 };
 
 }  // namespace stancewire::query

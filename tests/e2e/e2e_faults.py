@@ -171,6 +171,34 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(more.errors, [])
         self.assertExactlyDelivered(ingester.acked_ids | more.acked_ids)
 
+    def test_sigterm_on_query_service_mid_stream_ends_the_stream_not_the_grace(self):
+        # A shutdown grace far longer than the test allows: the delivery stream, which the
+        # sender never ends by itself, must be ended by query-service's drain, not by the grace.
+        self.stack.cleanup()
+        self.stack = harness.Stack(query_args=("--shutdown-grace", "60"))
+        self.stack.start()
+        ingester = Ingester(self.stack.ingest.address)
+        sender = threading.Thread(target=ingester.send,
+                                  args=([synthetic_item(n) for n in range(6000)],))
+        sender.start()
+        deadline = time.time() + 60
+        while ingester.acked_items < 1500 and time.time() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        self.assertEqual(self.stack.query.stop(sig=signal.SIGTERM, timeout=20), 0,
+                         self.stack.query.log())
+        stopped_in = time.monotonic() - started
+        self.assertLess(stopped_in, 10, f"query-service took {stopped_in:.1f} s to stop")
+        log = self.stack.query.log()
+        self.assertIn("ending 1 delivery stream(s)", log)
+        self.assertIn("query-service stopped", log)
+        self.stack.query.start()
+        sender.join()
+        ingester.close()
+        self.assertEqual(ingester.errors, [])
+        self.assertEqual(ingester.acked_items, 6000)
+        self.assertExactlyDelivered(ingester.acked_ids, timeout=180)
+
     def test_sigterm_flushes_and_loses_nothing(self):
         self.stack.start()
         ingester = Ingester(self.stack.ingest.address)

@@ -175,5 +175,40 @@ TEST_F(DeliveryTest, DeliversAnOutboxLeftByThePreviousVersion) {
   EXPECT_EQ(StoredIds(), Expected(400));
 }
 
+TEST_F(DeliveryTest, DrainAcknowledgesWhatItStoredThenEndsTheStreamAndRefusesNewOnes) {
+  StartServer(0);
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = v1::StanceSink::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = stub->Deliver(&context);
+  v1::DeliverBatch batch;
+  batch.set_seq(7);
+  for (int i = 0; i < 10; ++i) {
+    *batch.add_stances() =
+        MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  v1::DeliverAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.seq(), 7u);
+
+  // The sender keeps its stream open, as ingest-service's forwarder does; Drain ends it.
+  sink_->Drain();
+  EXPECT_FALSE(stream->Read(&ack));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("shutting down"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(StoredIds(), Expected(10));
+
+  grpc::ClientContext again;
+  again.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto refused = stub->Deliver(&again);
+  EXPECT_FALSE(refused->Read(&ack));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace stancewire
