@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "query-service/stance_sink.h"
 #include "query-service/stance_store.h"
 #include "stancewire/v1/ingest.grpc.pb.h"
 #include "stancewire/v1/query.grpc.pb.h"
@@ -491,7 +492,8 @@ int main(int argc, char** argv) {
     double seconds = 0;
     double rate = 0;
   };
-  std::vector<Bare> bares = {{batch}, {std::max<size_t>(batch, 20000)}};
+  std::vector<Bare> bares = {
+      {batch}, {std::max(batch, stancewire::query::StoreWriter::kDefaultMaxStancesPerCommit)}};
   for (Bare& bare : bares) {
     const std::string path = (dir / ("bare-" + std::to_string(bare.batch) + ".db")).string();
     auto bare_store = stancewire::query::OpenStanceStore("sqlite:" + path, &error);

@@ -38,8 +38,11 @@ struct DeliveredBatch {
 class StoreWriter {
  public:
   // `watch_hub` (optional) hears of every stance stored new or changed.
+  // Batches that wait are merged into one commit up to this many stances.
+  static constexpr size_t kDefaultMaxStancesPerCommit = 20000;
+
   StoreWriter(StanceStore* store, WatchHub* watch_hub = nullptr,
-              size_t max_stances_per_commit = 20000);
+              size_t max_stances_per_commit = kDefaultMaxStancesPerCommit);
   ~StoreWriter();  // finishes queued work, then stops
 
   using Done = std::function<void(const grpc::Status&)>;
