@@ -91,16 +91,22 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(len(ids), len(set(ids)), "a stance is stored twice")
         self.assertEqual(set(ids), expected)
 
-    def test_kill_9_query_service_while_20000_items_stream(self):
-        self.stack.start()
+    def stream_in_background(self, items, until_acked):
+        """Sends `items` from a thread; returns once `until_acked` of them are acknowledged (or the
+        sender is done, or a minute passed), with the ingester and the still-running thread."""
         ingester = Ingester(self.stack.ingest.address)
         sender = threading.Thread(target=ingester.send,
-                                  args=([synthetic_item(n) for n in range(20000)],))
+                                  args=([synthetic_item(n) for n in range(items)],))
         sender.start()
-        # Let the stream get going, then crash the receiver mid-stream.
         deadline = time.time() + 60
-        while ingester.acked_items < 5000 and time.time() < deadline:
-            time.sleep(0.05)
+        while ingester.acked_items < until_acked and sender.is_alive() and time.time() < deadline:
+            time.sleep(0.02)
+        return ingester, sender
+
+    def test_kill_9_query_service_while_20000_items_stream(self):
+        self.stack.start()
+        # Let the stream get going, then crash the receiver mid-stream.
+        ingester, sender = self.stream_in_background(20000, until_acked=5000)
         self.stack.query.stop(sig=signal.SIGKILL)
         time.sleep(1)
         self.stack.query.start()
@@ -133,12 +139,7 @@ class FaultTest(unittest.TestCase):
 
     def test_query_service_frozen_and_resumed_mid_stream(self):
         self.stack.start()
-        ingester = Ingester(self.stack.ingest.address)
-        sender = threading.Thread(target=ingester.send,
-                                  args=([synthetic_item(n) for n in range(6000)],))
-        sender.start()
-        while ingester.acked_items < 1500 and sender.is_alive():
-            time.sleep(0.02)
+        ingester, sender = self.stream_in_background(6000, until_acked=1500)
         self.stack.query.proc.send_signal(signal.SIGSTOP)
         try:
             time.sleep(3)
@@ -177,13 +178,7 @@ class FaultTest(unittest.TestCase):
         self.stack.cleanup()
         self.stack = harness.Stack(query_args=("--shutdown-grace", "60"))
         self.stack.start()
-        ingester = Ingester(self.stack.ingest.address)
-        sender = threading.Thread(target=ingester.send,
-                                  args=([synthetic_item(n) for n in range(6000)],))
-        sender.start()
-        deadline = time.time() + 60
-        while ingester.acked_items < 1500 and time.time() < deadline:
-            time.sleep(0.05)
+        ingester, sender = self.stream_in_background(6000, until_acked=1500)
         started = time.monotonic()
         self.assertEqual(self.stack.query.stop(sig=signal.SIGTERM, timeout=20), 0,
                          self.stack.query.log())
