@@ -118,6 +118,36 @@ uint64_t Fnv(std::string_view s, uint64_t h = 1469598103934665603ULL) {
   return h;
 }
 
+// True when the tokens [end, begin) between two mentions separate items of one list: ",",
+// "and", ", and" (the serial comma), "as well as".
+bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
+  if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
+  if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
+  if (begin == end + 3)
+    return t[end].hash == H("as") && t[end + 1].hash == H("well") && t[end + 2].hash == H("as");
+  return false;
+}
+
+// True when a mention at `begin` opens a list that names the members of a group noun in
+// subject position: "Several other countries, including A, B and C, have ...", "Many countries
+// like A and B ...", "Others, such as A, ...". The group noun must open its sentence (up to
+// three determiners or modifiers before it), so that objects ("sanctions on countries like A")
+// stay objects.
+bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
+  if (begin < sentence_begin + 2) return false;
+  uint32_t j = begin - 1;
+  if (t[j].hash == H("the") && j > sentence_begin) --j;
+  const uint64_t h = t[j].hash;
+  if (h == H("as") && j > sentence_begin && t[j - 1].hash == H("such")) {
+    --j;
+  } else if (h != H("including") && h != H("like") && h != H("namely")) {
+    return false;
+  }
+  if (j > sentence_begin && t[j - 1].hash == H(",")) --j;
+  if (j == sentence_begin || !(t[j - 1].cls & kGroupNoun)) return false;
+  return j - 1 - sentence_begin <= 3;
+}
+
 int Rank(Position p) {
   switch (p) {
     case v1::POSITION_CONDITIONAL:
@@ -567,14 +597,16 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
       subject = true;
     } else {
       const Token& prev = t[m.begin - 1];
-      if (prev.cls & kPreposition) {
+      if (ListAfterGroupSubject(t, b, m.begin)) {
+        subject = true;
+      } else if (prev.cls & kPreposition) {
         // absolute construction: "with China's ambassador warning that ..."
         subject = prev.hash == H("with") && m.end < e && t[m.end].key.size() > 4 &&
                   t[m.end].key.compare(t[m.end].key.size() - 3, 3, "ing") == 0;
       } else if (prev.cls & kSubjectBefore) {
         subject = true;
-        if ((prev.hash == H(",") || prev.hash == H("and") || prev.hash == H("or")) && k > 0 &&
-            mentions[k - 1].end + 1 == m.begin) {
+        if (k > 0 && (ListSeparated(t, mentions[k - 1].end, m.begin) ||
+                      (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
           subject = mentions[k - 1].subject;  // a list inherits: "sounding out A, B and C"
         }
       } else {
@@ -837,9 +869,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     while (k > 0) {
       const Mention& prev = mentions[k - 1];
       const Mention& cur = mentions[k];
-      if (cur.begin < 1 || prev.end + 1 != cur.begin) break;
-      const uint64_t sep = t[cur.begin - 1].hash;
-      if (sep != H("and") && sep != H(",")) break;
+      if (!ListSeparated(t, prev.end, cur.begin)) break;
       if (prev.actor < 0 || !Holdable(prev.actor) || prev.possessive_other) break;
       out.push_back(k - 1);
       --k;
@@ -938,9 +968,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
           holders.push_back({mk, "passive agent"});
           // "put forward by the United States and Panama"
           for (size_t k = mk + 1; k < mentions.size(); ++k) {
-            const uint64_t sep = t[mentions[k].begin - 1].hash;
-            if (mentions[k].begin != mentions[k - 1].end + 1 || (sep != H("and") && sep != H(",")))
-              break;
+            if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
             if (Holdable(mentions[k].actor))
               holders.push_back({static_cast<int>(k), "passive agent"});
           }

@@ -236,6 +236,8 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
                      bit = kPossessivePronoun;
                    else if (c == "CLAUSE_END")
                      bit = kClauseEnd;
+                   else if (c == "GROUP_NOUN")
+                     bit = kGroupNoun;
                    else
                      return "unknown class '" + std::string(c) + "'";
                    for (std::string_view w : SplitOn(f[1], '|'))

@@ -83,6 +83,8 @@ enum WordClass : uint32_t {
   kStartsActor = 1u << 14,
   kStartsAnaphor = 1u << 15,
   kStartsKind = 1u << 16,
+  // GROUP_NOUN: "countries", "members": a list after "including" / "like" names them
+  kGroupNoun = 1u << 17,
 };
 constexpr uint32_t kClosedClasses = (1u << 8) - 1;  // the function_words.tsv classes
 
