@@ -186,6 +186,17 @@ class ExtractorImpl : public Extractor {
     for (size_t i = 0; i < actors_.size(); ++i) {
       holdable_.push_back(!lex_.nonholder_actors.count(actors_.record(i).id));
     }
+    holds_as_.assign(actors_.size(), -1);
+    for (const auto& [body, organisation] : lex_.holds_as) {
+      const auto* from = actors_.Resolve(body);
+      const auto* to = actors_.Resolve(organisation);
+      if (!from || !to || from->id != body || to->id != organisation) {
+        *error = config.data_dir + "/lexicons/function_words.tsv: HOLDS_AS names an unknown actor id '" +
+                 (from && from->id == body ? organisation : body) + "'";
+        return false;
+      }
+      holds_as_[from - &actors_.record(0)] = static_cast<int>(to - &actors_.record(0));
+    }
     return true;
   }
 
@@ -208,7 +219,8 @@ class ExtractorImpl : public Extractor {
 
   Actors actors_;
   Lexicons lex_;
-  std::vector<char> holdable_;  // per actor: may hold a stance (not a venue such as the UNSC)
+  std::vector<char> holdable_;  // per actor: may hold a stance (not a venue such as the ICJ)
+  std::vector<int> holds_as_;   // per actor: the organisation that holds its stances, or -1
   bool debug_ = std::getenv("STANCEWIRE_EXTRACTION_DEBUG") != nullptr;
 };
 
@@ -577,6 +589,9 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
   thread_local std::vector<int> mention_ending, mention_covering;  // token -> mention
   mentions.clear();
   FindMentions(st, b, e, &mentions);
+  for (Mention& m : mentions) {
+    if (m.actor >= 0 && holds_as_[m.actor] >= 0) m.actor = holds_as_[m.actor];
+  }
   mention_ending.assign(n, -1);
   mention_covering.assign(n, -1);
   for (size_t k = 0; k < mentions.size(); ++k) {
@@ -601,8 +616,14 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         subject = true;
       } else if (prev.cls & kPreposition) {
         // absolute construction: "with China's ambassador warning that ..."
-        subject = prev.hash == H("with") && m.end < e && t[m.end].key.size() > 4 &&
-                  t[m.end].key.compare(t[m.end].key.size() - 3, 3, "ing") == 0;
+        // (also for a list: "with the Netherlands, Czech Republic, and Poland voting against")
+        uint32_t list_end = m.end;
+        for (size_t q = k + 1; q < mentions.size(); ++q) {
+          if (!ListSeparated(t, mentions[q - 1].end, mentions[q].begin)) break;
+          list_end = mentions[q].end;
+        }
+        subject = prev.hash == H("with") && list_end < e && t[list_end].key.size() > 4 &&
+                  t[list_end].key.compare(t[list_end].key.size() - 3, 3, "ing") == 0;
       } else if (prev.cls & kSubjectBefore) {
         subject = true;
         if (k > 0 && (ListSeparated(t, mentions[k - 1].end, m.begin) ||
@@ -960,7 +981,28 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
                !t[o.begin].space_before) {
       // "U.S.-backed": the initialism swallowed the hyphen's neighbour
     }
-    if (!compound && c.passive) {
+    if (!compound && !c.passive) {
+      // A stance noun's owner holds it: "Belgium's resistance", "the backing of Poland and
+      // Hungary" (not "in support of Ukraine": the owner needs "the" before the noun).
+      int owner = -1;
+      if (o.begin > b && mention_ending[o.begin - 1 - b] >= 0) {
+        const Mention& m = mentions[mention_ending[o.begin - 1 - b]];
+        if (m.possessive_other && t[m.end - 1].hash == H("'s")) owner = mention_ending[o.begin - 1 - b];
+      } else if (o.begin > b && t[o.begin - 1].hash == H("the") && o.end + 1 < e &&
+                 t[o.end].hash == H("of") && mention_covering[o.end + 1 - b] >= 0 &&
+                 mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
+        owner = mention_covering[o.end + 1 - b];
+      }
+      if (owner >= 0 && mentions[owner].actor >= 0 && Holdable(mentions[owner].actor)) {
+        holders.push_back({owner, "owner of the stance noun"});
+        for (size_t k = owner + 1; k < mentions.size(); ++k) {
+          if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
+          if (Holdable(mentions[k].actor)) holders.push_back({static_cast<int>(k), "owner of the stance noun"});
+        }
+      }
+      if (c.nominal && holders.empty()) continue;
+    }
+    if (holders.empty() && !compound && c.passive) {
       for (uint32_t j = o.end; j < e && j < o.end + 4; ++j) {
         int mk = mention_covering[j - b];
         if (mk < 0) continue;

@@ -95,6 +95,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                          cue.negsupport = true;
                        else if (flag == "negonly")
                          cue.negonly = true;
+                       else if (flag == "nominal")
+                         cue.nominal = true;
                        else
                          return "unknown flag '" + std::string(flag) + "'";
                      }
@@ -212,6 +214,16 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
                    if (c == "ANAPHOR") {
                      for (std::string_view phrase : SplitOn(f[1], '|'))
                        anaphor_matcher.Add(PhraseKeys(phrase), 0);
+                     return "";
+                   }
+                   if (c == "HOLDS_AS") {
+                     for (std::string_view w : SplitOn(f[1], '|')) {
+                       size_t eq = w.find('=');
+                       if (eq == std::string_view::npos || eq == 0 || eq + 1 == w.size())
+                         return "expected BODY=ORGANISATION, got '" + std::string(w) + "'";
+                       holds_as.emplace_back(std::string(w.substr(0, eq)),
+                                             std::string(w.substr(eq + 1)));
+                     }
                      return "";
                    }
                    if (c == "NONHOLDER_ACTOR") {

@@ -21,6 +21,7 @@ struct Cue {
   bool compound = false;
   bool negsupport = false;  // negated means acquiescence: "will not block"
   bool negonly = false;     // counts only when negated: "would not attend"
+  bool nominal = false;     // a stance noun: held only by its owner ("Belgium's resistance")
   std::string phrase;       // as written in the lexicon, for explanations
 };
 
@@ -122,6 +123,8 @@ class Lexicons {
   std::unordered_map<std::string, std::string> spelling;  // "stabilisation" -> "stabilization"
 
   std::unordered_set<std::string> nonholder_actors;  // dictionary ids
+  // HOLDS_AS: a body whose stance is its organisation's ("UNSC" -> "UN"), by dictionary id
+  std::vector<std::pair<std::string, std::string>> holds_as;
   SentenceSplitter splitter;
 
   // Normalises words into a topic key: folded, British spellings mapped, joined by '-'.
