@@ -145,7 +145,25 @@ bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin,
   }
   if (j > sentence_begin && t[j - 1].hash == H(",")) --j;
   if (j == sentence_begin || !(t[j - 1].cls & kGroupNoun)) return false;
-  return j - 1 - sentence_begin <= 3;
+  // the group noun opens its clause: up to three words after the sentence start or a clause
+  // opener ("..., while 14 nations, including the United States, opposed it")
+  for (uint32_t q = j - 1, words = 0; words <= 3; --q, ++words) {
+    if (q == sentence_begin) return true;
+    if (t[q - 1].cls & kSubjectBefore) return t[q - 1].hash != H("and") || words > 0;
+  }
+  return false;
+}
+
+// The list of mentions that starts at mention `first`: its index and those of the mentions that
+// follow it separated by ",", "and", ", and" or "as well as".
+std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention>& mentions,
+                          int first) {
+  std::vector<int> out{first};
+  for (size_t k = first + 1; k < mentions.size(); ++k) {
+    if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
+    out.push_back(static_cast<int>(k));
+  }
+  return out;
 }
 
 int Rank(Position p) {
@@ -907,6 +925,32 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     return "";
   };
 
+  // The first mention of a list introduced by ", including" (opener = H("including")) or
+  // ", along with" / ", together with" (opener = H("along")) after `from`, in the same clause.
+  auto list_after_cue = [&](uint32_t from, uint64_t opener) -> int {
+    for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
+      if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
+      if (t[j].hash != H(",")) continue;
+      uint32_t q = j + 1;
+      if (opener == H("including") && t[q].hash == H("including")) {
+        ++q;
+      } else if (opener == H("along") && q + 1 < e &&
+                 (t[q].hash == H("along") || t[q].hash == H("together")) &&
+                 t[q + 1].hash == H("with")) {
+        q += 2;
+      } else {
+        continue;
+      }
+      if (q < e && t[q].hash == H("the")) ++q;
+      if (q >= e) return -1;
+      int mk = mention_covering[q - b];
+      if (mk < 0 || mentions[mk].possessive_other || !Holdable(mentions[mk].actor)) return -1;
+      return mk;
+    }
+    return -1;
+  };
+  auto ListAfterCue = list_after_cue;
+
   // Holder per cue; the first cue of a holder mention wins unless it is weak.
   struct Assigned {
     int mention;  // -2 = salient actor
@@ -1027,6 +1071,21 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
       } else {
         mk = reporter_after(o.end, &rule);
         if (mk != -1) holders.push_back({mk, rule});
+      }
+    }
+    if (holders.empty() && !compound && !c.nominal) {
+      // "Of the 15 members, 12 voted for it, including Japan and France"; "the countries that
+      // backed the effort, including A, B and C": the list names the holders
+      int first = ListAfterCue(o.end, H("including"));
+      if (first >= 0) {
+        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "list after the cue"});
+      }
+    }
+    if (!holders.empty() && !compound) {
+      // "The United States voted against it, along with Israel and Argentina"
+      int first = ListAfterCue(o.end, H("along"));
+      if (first >= 0) {
+        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "companion of the holder"});
       }
     }
     if (!holders.empty()) cue_held[ci] = 1;
