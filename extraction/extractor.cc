@@ -863,6 +863,19 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     for (uint32_t j = pos; j > b && pos - j < kScanWindow;) {
       --j;
       if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0) break;  // not in "Jr."
+      if ((t[j].hash == H("which") || t[j].hash == H("who")) && !in_condition[j - b]) {
+        // a relative clause's subject is its antecedent: "Hungary, which opposed it" holds;
+        // "the new mission, which is expected to ..." has no holder
+        uint32_t q = j;
+        if (q > b && t[q - 1].hash == H(",")) --q;
+        int mk = q > b ? mention_ending[q - 1 - b] : -1;
+        if (mk >= 0 && mentions[mk].actor >= 0 && Holdable(mentions[mk].actor) &&
+            !mentions[mk].possessive_other) {
+          *rule = std::string("antecedent ") + MentionRule(mentions[mk].kind);
+          return mk;
+        }
+        return -1;
+      }
       if (in_condition[j - b] && pos > j) {
         // a condition before the cue ("If ..., Islamabad is ready") does not hide holders
         // after it, but its own mentions never hold the stance
