@@ -166,6 +166,28 @@ std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention
   return out;
 }
 
+// True when the tokens [from, to) between a clause opener ("but", "while") and a cue hold no
+// subject of their own, so that the clause shares the previous one's: "backed it but would
+// oppose ...", "..., but then also rejected". Auxiliaries, negation, function words and
+// -ly adverbs are transparent; any other word is taken for a subject ("but nine members ...").
+bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to) {
+  static const uint64_t kTransparent[] = {
+      H("will"),  H("would"), H("has"),   H("have"),  H("had"),   H("is"),    H("are"),
+      H("was"),   H("were"),  H("could"), H("can"),   H("may"),   H("might"), H("should"),
+      H("must"),  H("did"),   H("does"),  H("do"),    H("not"),   H("still"), H("later"),
+      H("never"), H("be"),    H("been"),  H("also"),  H("then"),  H("now"),   H("n't"),
+      H(","),     H("that"),  H("it"),    H("they"),  H("he"),    H("she"),   H("instead")};
+  for (uint32_t j = from; j < to; ++j) {
+    if (!t[j].word && t[j].hash != H(",")) continue;
+    bool transparent = false;
+    for (uint64_t h : kTransparent) transparent |= t[j].hash == h;
+    const std::string& k = t[j].key;
+    transparent |= k.size() > 4 && k.compare(k.size() - 2, 2, "ly") == 0;
+    if (!transparent) return false;
+  }
+  return true;
+}
+
 int Rank(Position p) {
   switch (p) {
     case v1::POSITION_CONDITIONAL:
@@ -863,6 +885,11 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     for (uint32_t j = pos; j > b && pos - j < kScanWindow;) {
       --j;
       if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0) break;  // not in "Jr."
+      if (j + 1 < pos && clause_of[j + 1 - b] != clause_of[j - b] &&
+          !ClauseSharesSubject(t, j + 1, pos)) {
+        // "..., while nine members opposed it": the new clause has a subject of its own
+        return -1;
+      }
       if ((t[j].hash == H("which") || t[j].hash == H("who")) && !in_condition[j - b]) {
         // a relative clause's subject is its antecedent: "Hungary, which opposed it" holds;
         // "the new mission, which is expected to ..." has no holder
