@@ -188,6 +188,29 @@ bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to
   return true;
 }
 
+// How many tokens before `begin` (at most four, not before `sentence_begin`) are determiners
+// or modifiers of a mention: "the current Israeli government", "its Kremlin-friendly prime
+// minister". They do not stop the mention from being a subject.
+uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
+  static const uint64_t kModifiers[] = {H("current"), H("ruling"), H("powerful"), H("fellow"),
+                                        H("neighbouring"), H("neighboring"), H("influential"),
+                                        H("oil-rich"), H("gulf"), H("key")};
+  uint32_t j = begin;
+  while (j > sentence_begin && begin - j < 4) {
+    const Token& p = t[j - 1];
+    bool modifier = (p.cls & kDeterminer) != 0 && p.hash != H("a") && p.hash != H("an");
+    for (uint64_t h : kModifiers) modifier |= p.hash == h;
+    modifier |= p.word && p.key.size() > 4 && p.key.find('-') != std::string::npos;  // "pro-Iranian"
+    if (p.hash == H("-") && !p.space_before && j >= sentence_begin + 2 && j < begin) {
+      j -= 2;  // "pro - Iranian": the hyphen and the word before it
+      continue;
+    }
+    if (!modifier) break;
+    --j;
+  }
+  return begin - j;
+}
+
 int Rank(Position p) {
   switch (p) {
     case v1::POSITION_CONDITIONAL:
@@ -651,8 +674,11 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     } else if (m.begin == b) {
       subject = true;
     } else {
-      const Token& prev = t[m.begin - 1];
-      if (ListAfterGroupSubject(t, b, m.begin)) {
+      const uint32_t lead = ModifiersBefore(t, b, m.begin);
+      const Token& prev = t[m.begin - 1 - lead];
+      if (lead > 0 && m.begin - lead == b) {
+        subject = true;  // "The pro-Iranian Hezbollah warned ..."
+      } else if (ListAfterGroupSubject(t, b, m.begin)) {
         subject = true;
       } else if (prev.cls & kPreposition) {
         // absolute construction: "with China's ambassador warning that ..."
