@@ -211,6 +211,17 @@ uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, u
   return begin - j;
 }
 
+// The topic key of an item that names no known proposal: "item-" and the item id folded to
+// the key alphabet (lower-case letters, digits, '-').
+std::string ItemTopicKey(std::string_view item_id) {
+  std::string key = "item-";
+  for (char c : item_id) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    key.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-');
+  }
+  return key;
+}
+
 int Rank(Position p) {
   switch (p) {
     case v1::POSITION_CONDITIONAL:
@@ -1538,8 +1549,11 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
   for (const Contribution& c : st.contributions) {
     int ti = st.sentence_topic[c.sentence];
     if (ti < 0) ti = st.dominant_topic;
-    std::string key = ti >= 0 ? st.topic_keys[ti].first : "";
-    std::string label = ti >= 0 ? st.topic_keys[ti].second : "";
+    // An item that names no proposal we know still speaks of one thing: its stances share a
+    // key of their own ("item-<id>"), labelled with the headline, so that they group together
+    // without being merged with other items' unnamed topics.
+    std::string key = ti >= 0 ? st.topic_keys[ti].first : ItemTopicKey(item.id());
+    std::string label = ti >= 0 ? st.topic_keys[ti].second : item.title();
     if (ti >= 0 && st.dominant_topic >= 0 && ti != st.dominant_topic) {
       // a sentence naming a different topic keeps it only when no other part of the item
       // supports the dominant one for this actor: one item rarely splits one actor's stance
