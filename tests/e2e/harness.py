@@ -20,7 +20,6 @@ from swtest import health_pb2, health_pb2_grpc, reflection_pb2, reflection_pb2_g
 
 BUILD = os.environ.get("STANCEWIRE_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 SOURCE = os.environ.get("STANCEWIRE_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
-SHARED = os.environ.get("STANCEWIRE_SHARED", os.path.join(SOURCE, "..", "shared"))
 INGEST_BIN = os.path.join(BUILD, "ingest-service", "ingest-service")
 QUERY_BIN = os.path.join(BUILD, "query-service", "query-service")
 
@@ -176,14 +175,6 @@ def news_item(obj):
 def read_jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def corpus_item(item_id):
-    path = os.path.join(SHARED, "corpus", "dev.jsonl")
-    for obj in read_jsonl(path):
-        if obj["id"] == item_id:
-            return obj
-    raise KeyError(item_id)
 
 
 class ReflectionClient:
