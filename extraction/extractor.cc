@@ -222,6 +222,18 @@ std::string ItemTopicKey(std::string_view item_id) {
   return key;
 }
 
+// True when the token after a stance noun continues a stance ("Belgium's resistance to the
+// loan", "... resistance is firm"), not a clause of which the noun is the subject.
+bool NominalContinues(const Token& next) {
+  static const uint64_t kContinuations[] = {H("to"),     H("against"), H("over"),    H("on"),
+                                            H("toward"), H("towards"), H("is"),      H("was"),
+                                            H("remains"), H("remained"), H("of"), H("for")};
+  for (uint64_t h : kContinuations) {
+    if (next.hash == h) return true;
+  }
+  return false;
+}
+
 int Rank(Position p) {
   switch (p) {
     case v1::POSITION_CONDITIONAL:
@@ -923,7 +935,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
       --j;
       if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0) break;  // not in "Jr."
       if (j + 1 < pos && clause_of[j + 1 - b] != clause_of[j - b] &&
-          !ClauseSharesSubject(t, j + 1, pos)) {
+          !ClauseSharesSubject(t, j + 2, pos)) {
         // "..., while nine members opposed it": the new clause has a subject of its own
         return -1;
       }
@@ -1113,6 +1125,11 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
                  t[o.end].hash == H("of") && mention_covering[o.end + 1 - b] >= 0 &&
                  mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
         owner = mention_covering[o.end + 1 - b];
+      }
+      // "Venezuela's opposition welcomed ...": a stance noun that a verb follows names a group
+      // (the opposition party), not a stance
+      if (owner >= 0 && c.nominal && o.end < e && t[o.end].word && !NominalContinues(t[o.end])) {
+        owner = -1;
       }
       if (owner >= 0 && mentions[owner].actor >= 0 && Holdable(mentions[owner].actor)) {
         holders.push_back({owner, "owner of the stance noun"});

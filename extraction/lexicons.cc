@@ -190,7 +190,12 @@ std::string Lexicons::LoadKinds(const std::string& path) {
         KindPattern p;
         p.kind = std::string(f[0]);
         p.groups = f.size() - 1;
+        // explanations travel with the stances to every client: name the file relative to the
+        // data folder ("conditions/kinds.tsv:12"), never the machine's path
         p.source = where;
+        const std::string prefix = (std::filesystem::path(path).parent_path().parent_path() /
+                                    "").string();
+        if (p.source.compare(0, prefix.size(), prefix) == 0) p.source.erase(0, prefix.size());
         kind_patterns.push_back(p);
         uint32_t index = static_cast<uint32_t>(kind_patterns.size() - 1);
         for (size_t g = 1; g < f.size(); ++g) {
