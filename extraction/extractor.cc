@@ -393,6 +393,21 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       Actors::Hit longer = actors_.Match(st.text, t, s0, e, st.date);
       if (longer.length && s0 + longer.length > i + an.length) an.length = 0;
     }
+    if (an.length && i + an.length + 1 < e && t[i + an.length].hash == H("of")) {
+      // "the government of Greenland" names its actor: not an anaphor
+      uint32_t at = i + an.length + 1;
+      if (at < e && t[at].hash == H("the")) ++at;
+      Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
+      if (of.length && (of.alias->type == AliasType::kName ||
+                        of.alias->type == AliasType::kMetonym)) {
+        m.kind = MentionKind::kRole;
+        m.actor = static_cast<int>(of.alias->actor);
+        m.end = at + of.length;
+        out->push_back(m);
+        i = m.end;
+        continue;
+      }
+    }
     if (an.length) {
       m.kind = MentionKind::kAnaphor;
       m.end = i + an.length;
@@ -458,6 +473,23 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       }
       i = std::max(skip_name(start + rl), start + rl);
       continue;
+    }
+    if (!hit.length && RoleAt(t, start, e, &rt, &rl, false) &&
+        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && start + rl + 1 < e &&
+        t[start + rl].hash == H("of")) {
+      // "the government of Greenland", "the foreign minister of Qatar"
+      uint32_t at = start + rl + 1;
+      if (at < e && t[at].hash == H("the")) ++at;
+      Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
+      if (of.length && (of.alias->type == AliasType::kName ||
+                        of.alias->type == AliasType::kMetonym)) {
+        m.kind = MentionKind::kRole;
+        m.actor = static_cast<int>(of.alias->actor);
+        m.end = at + of.length;
+        out->push_back(m);
+        i = m.end;
+        continue;
+      }
     }
     if (!hit.length) {
       if (start == i && (t[i].cls & (kPronounActor | kPronounPerson | kPronounSpeaker))) {
