@@ -747,7 +747,8 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
                   t[list_end].key.compare(t[list_end].key.size() - 3, 3, "ing") == 0;
       } else if (prev.cls & kSubjectBefore) {
         subject = true;
-        if (k > 0 && (ListSeparated(t, mentions[k - 1].end, m.begin) ||
+        if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
+            (ListSeparated(t, mentions[k - 1].end, m.begin) ||
                       (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
           subject = mentions[k - 1].subject;  // a list inherits: "sounding out A, B and C"
         }
@@ -1071,6 +1072,17 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     return -1;
   };
   auto ListAfterCue = list_after_cue;
+  // "France ... has the support of Poland": the clause already has a holder, whose stance the
+  // supporters share; only a clause without one lets "the support of X" name X as the holder.
+  auto SubjectBefore = [&](uint32_t pos) {
+    for (const Mention& m : mentions) {
+      if (m.end <= pos && m.subject && clause_of[m.begin - b] == clause_of[pos - b] &&
+          Holdable(m.actor)) {
+        return true;
+      }
+    }
+    return false;
+  };
 
   // Holder per cue; the first cue of a holder mention wins unless it is weak.
   struct Assigned {
@@ -1154,6 +1166,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         const Mention& m = mentions[mention_ending[o.begin - 1 - b]];
         if (m.possessive_other && t[m.end - 1].hash == H("'s")) owner = mention_ending[o.begin - 1 - b];
       } else if (o.begin > b && t[o.begin - 1].hash == H("the") && o.end + 1 < e &&
+                 !SubjectBefore(o.begin) &&
                  t[o.end].hash == H("of") && mention_covering[o.end + 1 - b] >= 0 &&
                  mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
         owner = mention_covering[o.end + 1 - b];
