@@ -11,6 +11,7 @@
 #include <map>
 
 #include "extraction/actors.h"
+#include "extraction/clause_structure.h"
 #include "extraction/lexicons.h"
 #include "extraction/text.h"
 
@@ -118,42 +119,6 @@ uint64_t Fnv(std::string_view s, uint64_t h = 1469598103934665603ULL) {
   return h;
 }
 
-// True when the tokens [end, begin) between two mentions separate items of one list: ",",
-// "and", ", and" (the serial comma), "as well as".
-bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
-  if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
-  if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
-  if (begin == end + 3)
-    return t[end].hash == H("as") && t[end + 1].hash == H("well") && t[end + 2].hash == H("as");
-  return false;
-}
-
-// True when a mention at `begin` opens a list that names the members of a group noun in
-// subject position: "Several other countries, including A, B and C, have ...", "Many countries
-// like A and B ...", "Others, such as A, ...". The group noun must open its sentence (up to
-// three determiners or modifiers before it), so that objects ("sanctions on countries like A")
-// stay objects.
-bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
-  if (begin < sentence_begin + 2) return false;
-  uint32_t j = begin - 1;
-  if (t[j].hash == H("the") && j > sentence_begin) --j;
-  const uint64_t h = t[j].hash;
-  if (h == H("as") && j > sentence_begin && t[j - 1].hash == H("such")) {
-    --j;
-  } else if (h != H("including") && h != H("like") && h != H("namely")) {
-    return false;
-  }
-  if (j > sentence_begin && t[j - 1].hash == H(",")) --j;
-  if (j == sentence_begin || !(t[j - 1].cls & kGroupNoun)) return false;
-  // the group noun opens its clause: up to three words after the sentence start or a clause
-  // opener ("..., while 14 nations, including the United States, opposed it")
-  for (uint32_t q = j - 1, words = 0; words <= 3; --q, ++words) {
-    if (q == sentence_begin) return true;
-    if (t[q - 1].cls & kSubjectBefore) return t[q - 1].hash != H("and") || words > 0;
-  }
-  return false;
-}
-
 // The list of mentions that starts at mention `first`: its index and those of the mentions that
 // follow it separated by ",", "and", ", and" or "as well as".
 std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention>& mentions,
@@ -166,51 +131,6 @@ std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention
   return out;
 }
 
-// True when the tokens [from, to) between a clause opener ("but", "while") and a cue hold no
-// subject of their own, so that the clause shares the previous one's: "backed it but would
-// oppose ...", "..., but then also rejected". Auxiliaries, negation, function words and
-// -ly adverbs are transparent; any other word is taken for a subject ("but nine members ...").
-bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to) {
-  static const uint64_t kTransparent[] = {
-      H("will"),  H("would"), H("has"),   H("have"),  H("had"),   H("is"),    H("are"),
-      H("was"),   H("were"),  H("could"), H("can"),   H("may"),   H("might"), H("should"),
-      H("must"),  H("did"),   H("does"),  H("do"),    H("not"),   H("still"), H("later"),
-      H("never"), H("be"),    H("been"),  H("also"),  H("then"),  H("now"),   H("n't"),
-      H(","),     H("that"),  H("it"),    H("they"),  H("he"),    H("she"),   H("instead")};
-  for (uint32_t j = from; j < to; ++j) {
-    if (!t[j].word && t[j].hash != H(",")) continue;
-    bool transparent = false;
-    for (uint64_t h : kTransparent) transparent |= t[j].hash == h;
-    const std::string& k = t[j].key;
-    transparent |= k.size() > 4 && k.compare(k.size() - 2, 2, "ly") == 0;
-    if (!transparent) return false;
-  }
-  return true;
-}
-
-// How many tokens before `begin` (at most four, not before `sentence_begin`) are determiners
-// or modifiers of a mention: "the current Israeli government", "its Kremlin-friendly prime
-// minister". They do not stop the mention from being a subject.
-uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
-  static const uint64_t kModifiers[] = {H("current"), H("ruling"), H("powerful"), H("fellow"),
-                                        H("neighbouring"), H("neighboring"), H("influential"),
-                                        H("oil-rich"), H("gulf"), H("key")};
-  uint32_t j = begin;
-  while (j > sentence_begin && begin - j < 4) {
-    const Token& p = t[j - 1];
-    bool modifier = (p.cls & kDeterminer) != 0 && p.hash != H("a") && p.hash != H("an");
-    for (uint64_t h : kModifiers) modifier |= p.hash == h;
-    modifier |= p.word && p.key.size() > 4 && p.key.find('-') != std::string::npos;  // "pro-Iranian"
-    if (p.hash == H("-") && !p.space_before && j >= sentence_begin + 2 && j < begin) {
-      j -= 2;  // "pro - Iranian": the hyphen and the word before it
-      continue;
-    }
-    if (!modifier) break;
-    --j;
-  }
-  return begin - j;
-}
-
 // The topic key of an item that names no known proposal: "item-" and the item id folded to
 // the key alphabet (lower-case letters, digits, '-').
 std::string ItemTopicKey(std::string_view item_id) {
@@ -220,18 +140,6 @@ std::string ItemTopicKey(std::string_view item_id) {
     key.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-');
   }
   return key;
-}
-
-// True when the token after a stance noun continues a stance ("Belgium's resistance to the
-// loan", "... resistance is firm"), not a clause of which the noun is the subject.
-bool NominalContinues(const Token& next) {
-  static const uint64_t kContinuations[] = {H("to"),     H("against"), H("over"),    H("on"),
-                                            H("toward"), H("towards"), H("is"),      H("was"),
-                                            H("remains"), H("remained"), H("of"), H("for")};
-  for (uint64_t h : kContinuations) {
-    if (next.hash == h) return true;
-  }
-  return false;
 }
 
 int Rank(Position p) {
@@ -277,7 +185,8 @@ class ExtractorImpl : public Extractor {
       const auto* from = actors_.Resolve(body);
       const auto* to = actors_.Resolve(organisation);
       if (!from || !to || from->id != body || to->id != organisation) {
-        *error = config.data_dir + "/lexicons/function_words.tsv: HOLDS_AS names an unknown actor id '" +
+        *error = config.data_dir +
+                 "/lexicons/function_words.tsv: HOLDS_AS names an unknown actor id '" +
                  (from && from->id == body ? organisation : body) + "'";
         return false;
       }
@@ -398,8 +307,8 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       uint32_t at = i + an.length + 1;
       if (at < e && t[at].hash == H("the")) ++at;
       Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
-      if (of.length && (of.alias->type == AliasType::kName ||
-                        of.alias->type == AliasType::kMetonym)) {
+      if (of.length &&
+          (of.alias->type == AliasType::kName || of.alias->type == AliasType::kMetonym)) {
         m.kind = MentionKind::kRole;
         m.actor = static_cast<int>(of.alias->actor);
         m.end = at + of.length;
@@ -481,8 +390,8 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       uint32_t at = start + rl + 1;
       if (at < e && t[at].hash == H("the")) ++at;
       Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
-      if (of.length && (of.alias->type == AliasType::kName ||
-                        of.alias->type == AliasType::kMetonym)) {
+      if (of.length &&
+          (of.alias->type == AliasType::kName || of.alias->type == AliasType::kMetonym)) {
         m.kind = MentionKind::kRole;
         m.actor = static_cast<int>(of.alias->actor);
         m.end = at + of.length;
@@ -749,7 +658,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         subject = true;
         if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
             (ListSeparated(t, mentions[k - 1].end, m.begin) ||
-                      (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
+             (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
           subject = mentions[k - 1].subject;  // a list inherits: "sounding out A, B and C"
         }
       } else {
@@ -1164,10 +1073,11 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
       int owner = -1;
       if (o.begin > b && mention_ending[o.begin - 1 - b] >= 0) {
         const Mention& m = mentions[mention_ending[o.begin - 1 - b]];
-        if (m.possessive_other && t[m.end - 1].hash == H("'s")) owner = mention_ending[o.begin - 1 - b];
+        if (m.possessive_other && t[m.end - 1].hash == H("'s"))
+          owner = mention_ending[o.begin - 1 - b];
       } else if (o.begin > b && t[o.begin - 1].hash == H("the") && o.end + 1 < e &&
-                 !SubjectBefore(o.begin) &&
-                 t[o.end].hash == H("of") && mention_covering[o.end + 1 - b] >= 0 &&
+                 !SubjectBefore(o.begin) && t[o.end].hash == H("of") &&
+                 mention_covering[o.end + 1 - b] >= 0 &&
                  mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
         owner = mention_covering[o.end + 1 - b];
       }
@@ -1180,7 +1090,8 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         holders.push_back({owner, "owner of the stance noun"});
         for (size_t k = owner + 1; k < mentions.size(); ++k) {
           if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
-          if (Holdable(mentions[k].actor)) holders.push_back({static_cast<int>(k), "owner of the stance noun"});
+          if (Holdable(mentions[k].actor))
+            holders.push_back({static_cast<int>(k), "owner of the stance noun"});
         }
       }
       if (c.nominal && holders.empty()) continue;
@@ -1224,7 +1135,8 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
       // "The United States voted against it, along with Israel and Argentina"
       int first = ListAfterCue(o.end, H("along"));
       if (first >= 0) {
-        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "companion of the holder"});
+        for (int k : ListFrom(t, mentions, first))
+          holders.push_back({k, "companion of the holder"});
       }
     }
     if (!holders.empty()) cue_held[ci] = 1;

@@ -193,8 +193,8 @@ std::string Lexicons::LoadKinds(const std::string& path) {
         // explanations travel with the stances to every client: name the file relative to the
         // data folder ("conditions/kinds.tsv:12"), never the machine's path
         p.source = where;
-        const std::string prefix = (std::filesystem::path(path).parent_path().parent_path() /
-                                    "").string();
+        const std::string prefix =
+            (std::filesystem::path(path).parent_path().parent_path() / "").string();
         if (p.source.compare(0, prefix.size(), prefix) == 0) p.source.erase(0, prefix.size());
         kind_patterns.push_back(p);
         uint32_t index = static_cast<uint32_t>(kind_patterns.size() - 1);
@@ -212,55 +212,53 @@ std::string Lexicons::LoadKinds(const std::string& path) {
 }
 
 std::string Lexicons::LoadFunctionWords(const std::string& path) {
-  return ReadTsv(path,
-                 [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
-                   if (f.size() != 2) return "expected CLASS<TAB>word|word|...";
-                   std::string_view c = f[0];
-                   if (c == "ANAPHOR") {
-                     for (std::string_view phrase : SplitOn(f[1], '|'))
-                       anaphor_matcher.Add(PhraseKeys(phrase), 0);
-                     return "";
-                   }
-                   if (c == "HOLDS_AS") {
-                     for (std::string_view w : SplitOn(f[1], '|')) {
-                       size_t eq = w.find('=');
-                       if (eq == std::string_view::npos || eq == 0 || eq + 1 == w.size())
-                         return "expected BODY=ORGANISATION, got '" + std::string(w) + "'";
-                       holds_as.emplace_back(std::string(w.substr(0, eq)),
-                                             std::string(w.substr(eq + 1)));
-                     }
-                     return "";
-                   }
-                   if (c == "NONHOLDER_ACTOR") {
-                     for (std::string_view w : SplitOn(f[1], '|'))
-                       nonholder_actors.insert(std::string(w));
-                     return "";
-                   }
-                   uint32_t bit = 0;
-                   if (c == "SUBJECT_BEFORE")
-                     bit = kSubjectBefore;
-                   else if (c == "PREPOSITION")
-                     bit = kPreposition;
-                   else if (c == "DETERMINER")
-                     bit = kDeterminer;
-                   else if (c == "PRONOUN_ACTOR")
-                     bit = kPronounActor;
-                   else if (c == "PRONOUN_PERSON")
-                     bit = kPronounPerson;
-                   else if (c == "PRONOUN_SPEAKER")
-                     bit = kPronounSpeaker;
-                   else if (c == "POSSESSIVE_PRONOUN")
-                     bit = kPossessivePronoun;
-                   else if (c == "CLAUSE_END")
-                     bit = kClauseEnd;
-                   else if (c == "GROUP_NOUN")
-                     bit = kGroupNoun;
-                   else
-                     return "unknown class '" + std::string(c) + "'";
-                   for (std::string_view w : SplitOn(f[1], '|'))
-                     *word_classes.FindOrInsert(HashKey(FoldKey(w))) |= bit;
-                   return "";
-                 });
+  return ReadTsv(
+      path, [&](const std::vector<std::string_view>& f, const std::string&) -> std::string {
+        if (f.size() != 2) return "expected CLASS<TAB>word|word|...";
+        std::string_view c = f[0];
+        if (c == "ANAPHOR") {
+          for (std::string_view phrase : SplitOn(f[1], '|'))
+            anaphor_matcher.Add(PhraseKeys(phrase), 0);
+          return "";
+        }
+        if (c == "HOLDS_AS") {
+          for (std::string_view w : SplitOn(f[1], '|')) {
+            size_t eq = w.find('=');
+            if (eq == std::string_view::npos || eq == 0 || eq + 1 == w.size())
+              return "expected BODY=ORGANISATION, got '" + std::string(w) + "'";
+            holds_as.emplace_back(std::string(w.substr(0, eq)), std::string(w.substr(eq + 1)));
+          }
+          return "";
+        }
+        if (c == "NONHOLDER_ACTOR") {
+          for (std::string_view w : SplitOn(f[1], '|')) nonholder_actors.insert(std::string(w));
+          return "";
+        }
+        uint32_t bit = 0;
+        if (c == "SUBJECT_BEFORE")
+          bit = kSubjectBefore;
+        else if (c == "PREPOSITION")
+          bit = kPreposition;
+        else if (c == "DETERMINER")
+          bit = kDeterminer;
+        else if (c == "PRONOUN_ACTOR")
+          bit = kPronounActor;
+        else if (c == "PRONOUN_PERSON")
+          bit = kPronounPerson;
+        else if (c == "PRONOUN_SPEAKER")
+          bit = kPronounSpeaker;
+        else if (c == "POSSESSIVE_PRONOUN")
+          bit = kPossessivePronoun;
+        else if (c == "CLAUSE_END")
+          bit = kClauseEnd;
+        else if (c == "GROUP_NOUN")
+          bit = kGroupNoun;
+        else
+          return "unknown class '" + std::string(c) + "'";
+        for (std::string_view w : SplitOn(f[1], '|'))
+          *word_classes.FindOrInsert(HashKey(FoldKey(w))) |= bit;
+        return "";
+      });
 }
 
 std::string Lexicons::LoadAbbreviations(const std::string& path) {

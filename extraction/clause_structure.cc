@@ -1,0 +1,84 @@
+#include "extraction/clause_structure.h"
+
+#include "extraction/lexicons.h"
+
+namespace stancewire::extraction {
+
+bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
+  if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
+  if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
+  if (begin == end + 3)
+    return t[end].hash == H("as") && t[end + 1].hash == H("well") && t[end + 2].hash == H("as");
+  return false;
+}
+
+bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
+  if (begin < sentence_begin + 2) return false;
+  uint32_t j = begin - 1;
+  if (t[j].hash == H("the") && j > sentence_begin) --j;
+  const uint64_t h = t[j].hash;
+  if (h == H("as") && j > sentence_begin && t[j - 1].hash == H("such")) {
+    --j;
+  } else if (h != H("including") && h != H("like") && h != H("namely")) {
+    return false;
+  }
+  if (j > sentence_begin && t[j - 1].hash == H(",")) --j;
+  if (j == sentence_begin || !(t[j - 1].cls & kGroupNoun)) return false;
+  // the group noun opens its clause: up to three words after the sentence start or a clause
+  // opener ("..., while 14 nations, including the United States, opposed it")
+  for (uint32_t q = j - 1, words = 0; words <= 3; --q, ++words) {
+    if (q == sentence_begin) return true;
+    if (t[q - 1].cls & kSubjectBefore) return t[q - 1].hash != H("and") || words > 0;
+  }
+  return false;
+}
+
+bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to) {
+  static const uint64_t kTransparent[] = {
+      H("will"),  H("would"), H("has"),   H("have"), H("had"),  H("is"),    H("are"),
+      H("was"),   H("were"),  H("could"), H("can"),  H("may"),  H("might"), H("should"),
+      H("must"),  H("did"),   H("does"),  H("do"),   H("not"),  H("still"), H("later"),
+      H("never"), H("be"),    H("been"),  H("also"), H("then"), H("now"),   H("n't"),
+      H(","),     H("that"),  H("it"),    H("they"), H("he"),   H("she"),   H("instead")};
+  for (uint32_t j = from; j < to; ++j) {
+    if (!t[j].word && t[j].hash != H(",")) continue;
+    bool transparent = false;
+    for (uint64_t h : kTransparent) transparent |= t[j].hash == h;
+    const std::string& k = t[j].key;
+    transparent |= k.size() > 4 && k.compare(k.size() - 2, 2, "ly") == 0;
+    if (!transparent) return false;
+  }
+  return true;
+}
+
+uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
+  static const uint64_t kModifiers[] = {
+      H("current"),     H("ruling"),      H("powerful"), H("fellow"), H("neighbouring"),
+      H("neighboring"), H("influential"), H("oil-rich"), H("gulf"),   H("key")};
+  uint32_t j = begin;
+  for (int words = 0; j > sentence_begin && words < 4; ++words) {
+    const Token& p = t[j - 1];
+    bool modifier = (p.cls & kDeterminer) != 0 && p.hash != H("a") && p.hash != H("an");
+    for (uint64_t h : kModifiers) modifier |= p.hash == h;
+    if (p.word && j >= sentence_begin + 3 && t[j - 2].hash == H("-") && !t[j - 2].space_before &&
+        !p.space_before && t[j - 3].word) {
+      j -= 3;  // a hyphenated modifier: "Kremlin-friendly", "pro-Iranian"
+      continue;
+    }
+    if (!modifier) break;
+    --j;
+  }
+  return begin - j;
+}
+
+bool NominalContinues(const Token& next) {
+  static const uint64_t kContinuations[] = {H("to"),      H("against"),  H("over"), H("on"),
+                                            H("toward"),  H("towards"),  H("is"),   H("was"),
+                                            H("remains"), H("remained"), H("of"),   H("for")};
+  for (uint64_t h : kContinuations) {
+    if (next.hash == h) return true;
+  }
+  return false;
+}
+
+}  // namespace stancewire::extraction
