@@ -876,6 +876,19 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     for (uint32_t j = pos; j > b && pos - j < kScanWindow;) {
       --j;
       if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0) break;  // not in "Jr."
+      if (t[j].hash == H(")")) {
+        // a parenthesis between holder and verb: "Hungary and Slovakia (which are ...) blocked"
+        uint32_t open = j;
+        while (open > b && pos - open < kScanWindow && t[open].hash != H("(")) --open;
+        // only an aside ("(which are ...)"); a list in parentheses glosses its group and may
+        // hold the stance: "the European troika (France, Germany and the UK)"
+        if (t[open].hash == H("(") && open + 1 < j &&
+            (t[open + 1].hash == H("which") || t[open + 1].hash == H("who") ||
+             t[open + 1].hash == H("whose"))) {
+          j = open;
+          continue;
+        }
+      }
       if (j + 1 < pos && clause_of[j + 1 - b] != clause_of[j - b] &&
           !ClauseSharesSubject(t, j + 2, pos)) {
         // "..., while nine members opposed it": the new clause has a subject of its own
@@ -961,10 +974,12 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
   auto list_after_cue = [&](uint32_t from, uint64_t opener) -> int {
     for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
       if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
-      if (t[j].hash != H(",")) continue;
+      if (t[j].hash != H(",") && t[j].hash != H("including")) continue;
       uint32_t q = j + 1;
       if (opener == H("including") && t[q].hash == H("including")) {
         ++q;
+      } else if (opener == H("including") && t[j].hash == H("including")) {
+        q = j + 1;  // "pledged support for the initiative including Spain and France"
       } else if (opener == H("along") && q + 1 < e &&
                  (t[q].hash == H("along") || t[q].hash == H("together")) &&
                  t[q + 1].hash == H("with")) {
