@@ -1572,6 +1572,23 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
       if (current_seen && c->historical && c->conditions.empty()) continue;
       if (Rank(c->position) > Rank(best)) best = c->position;
     }
+    if (best != v1::POSITION_CONDITIONAL) {
+      // Without conditions, the first sentence that gives a position decides: news leads with
+      // the stance and qualifies it later ("announced its support ... does not support the veto
+      // privileges"). Within that sentence the stronger one wins ("will provide logistical
+      // support but will not send soldiers").
+      int lead = -1;
+      for (const Contribution* c : m.parts) {
+        if (strong_seen && c->weak && c->position == v1::POSITION_SUPPORT && c->conditions.empty())
+          continue;
+        if (current_seen && c->historical && c->conditions.empty()) continue;
+        if (c->position == v1::POSITION_UNSPECIFIED) continue;
+        if (lead >= 0 && static_cast<int>(c->sentence) != lead) break;
+        if (lead < 0) best = v1::POSITION_UNSPECIFIED;
+        lead = static_cast<int>(c->sentence);
+        if (Rank(c->position) > Rank(best)) best = c->position;
+      }
+    }
     if (best == v1::POSITION_UNSPECIFIED) continue;
     const Contribution* ev = nullptr;
     for (const Contribution* c : m.parts) {
