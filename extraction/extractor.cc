@@ -1008,6 +1008,23 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     return false;
   };
 
+  // True when `pos` lies in ", who|which ... ," (bounded by the scan window).
+  auto InRelativeAside = [&](uint32_t pos) {
+    for (uint32_t j = pos; j > b + 1 && pos - j < kScanWindow; --j) {
+      const uint64_t h = t[j - 1].hash;
+      if (h == H("who") || h == H("which")) {
+        if (t[j - 2].hash != H(",")) return false;
+        for (uint32_t k = pos; k < e && k - pos < kScanWindow; ++k) {
+          if (t[k].hash == H(",")) return true;
+          if (t[k].cls & kClauseEnd) return false;
+        }
+        return false;
+      }
+      if (h == H(",") || (t[j - 1].cls & kClauseEnd)) return false;
+    }
+    return false;
+  };
+
   // Holder per cue; the first cue of a holder mention wins unless it is weak.
   struct Assigned {
     int mention;  // -2 = salient actor
@@ -1033,6 +1050,9 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     const Occurrence& o = cues[ci];
     const Cue& c = lex_.cues[o.index];
     if (c.cls == CueClass::kNegation || c.cls == CueClass::kReport) continue;
+    // "Sharaa, who met with Trump last month, urged ...": a NEUTRAL cue in a relative aside
+    // does not claim the antecedent, whose stance the main clause gives
+    if (c.cls == CueClass::kNeutral && InRelativeAside(o.begin)) continue;
     if (in_condition[o.begin - b]) continue;  // "only if the council authorises it"
     // "a force that could be deployed": a weak cue in the passive has no holder of its own
     if (c.weak && !c.passive && o.begin > b &&
