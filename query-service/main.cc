@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/fd_guard.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/security.h"
@@ -149,6 +150,7 @@ int main(int argc, char** argv) {
       &writer, flags.max_batch_stances, {authorizer.get(), flags.sink_allowed_identities});
 
   stancewire::PrepareServerBuilderPlugins();
+  stancewire::LogFdLimits();
   stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
   options.credentials = stancewire::MakeServerCredentials(api_tls);
   std::vector<grpc::Service*> main_services = {&query_service};
