@@ -5,8 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
+#include "common/fd_guard.h"
 #include "common/shutdown_signal.h"
 #include "grpc/health/v1/health.pb.h"
 
@@ -17,6 +20,8 @@ void PrepareServerBuilderPlugins() {
   // lock order in a global graph to detect deadlocks. That is a debugging aid; it serialises all
   // threads on one lock and costs measurable time per call (docs/query-api.md, Speed).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Before any listener exists: a listener that once runs out of descriptors never accepts again.
+  ConfigureFdLimits();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // Debian's gRPC registers no descriptor for grpc.health.v1, so reflection could list the health
@@ -42,6 +47,14 @@ void ApplyCommonOptions(const ServerOptions& options, grpc::ServerBuilder& build
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              keepalive_ms / 2);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  auto ms = [](std::chrono::seconds s) {
+    return static_cast<int>(std::min<int64_t>(INT32_MAX, s.count() * 1000));
+  };
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(options.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ms(options.max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, ms(options.handshake_timeout));
 }
 
 }  // namespace

@@ -20,10 +20,19 @@ struct ServerOptions {
   int max_concurrent_streams = 100;  // per connection
   std::chrono::seconds keepalive_time{30};
   std::chrono::seconds keepalive_timeout{10};
+  // Reaping: a connection without calls for max_connection_idle is closed; every connection is
+  // asked to go away after max_connection_age and closed max_connection_age_grace later, ending
+  // calls still stuck on it (e.g. a client that stopped reading). A connection that has not
+  // finished its HTTP/2 (and TLS) handshake within handshake_timeout is closed.
+  std::chrono::seconds max_connection_idle{300};
+  std::chrono::seconds max_connection_age{3600};
+  std::chrono::seconds max_connection_age_grace{300};
+  std::chrono::seconds handshake_timeout{20};
 };
 
-// Registers reflection and the health service's descriptor, and turns off abseil's mutex deadlock
-// detection for the process (see grpc_server.cc). Call once before building servers.
+// Registers reflection and the health service's descriptor, turns off abseil's mutex deadlock
+// detection for the process (see grpc_server.cc) and raises the descriptor limit with the
+// connection guard (common/fd_guard.h). Call once before building servers.
 void PrepareServerBuilderPlugins();
 
 // Builds and starts a server with `services` (sync or callback) on options.listen. Returns nullptr

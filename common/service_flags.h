@@ -21,6 +21,9 @@ struct CommonServiceFlags {
   int shutdown_grace_seconds = 10;
   int max_message_bytes = 8 * 1024 * 1024;
   int max_concurrent_streams = 100;
+  int max_connection_idle_seconds = 300;
+  int max_connection_age_seconds = 3600;
+  int max_connection_age_grace_seconds = 300;
   std::string tls_cert;
   std::string tls_key;
   std::string tokens;
@@ -33,6 +36,9 @@ inline ServerOptions MakeServerOptions(const CommonServiceFlags& f) {
   options.listen = f.listen;
   options.max_message_bytes = f.max_message_bytes;
   options.max_concurrent_streams = f.max_concurrent_streams;
+  options.max_connection_idle = std::chrono::seconds(f.max_connection_idle_seconds);
+  options.max_connection_age = std::chrono::seconds(f.max_connection_age_seconds);
+  options.max_connection_age_grace = std::chrono::seconds(f.max_connection_age_grace_seconds);
   return options;
 }
 
@@ -60,6 +66,18 @@ inline void AddCommonServiceFlags(CLI::App& app, CommonServiceFlags* f) {
                  "concurrent calls and streams per client connection")
       ->envname("STANCEWIRE_MAX_CONCURRENT_STREAMS")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--max-connection-idle", f->max_connection_idle_seconds,
+                 "seconds a connection without calls is kept open")
+      ->envname("STANCEWIRE_MAX_CONNECTION_IDLE")
+      ->check(CLI::Range(1, 86400 * 365));
+  app.add_option("--max-connection-age", f->max_connection_age_seconds,
+                 "seconds after which a connection is asked to go away (clients reconnect)")
+      ->envname("STANCEWIRE_MAX_CONNECTION_AGE")
+      ->check(CLI::Range(1, 86400 * 365));
+  app.add_option("--max-connection-age-grace", f->max_connection_age_grace_seconds,
+                 "seconds calls still running get after that before the connection is closed")
+      ->envname("STANCEWIRE_MAX_CONNECTION_AGE_GRACE")
+      ->check(CLI::Range(1, 86400 * 365));
   app.add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve TLS on --listen")
       ->envname("STANCEWIRE_TLS_CERT");
   app.add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert")

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/fd_guard.h"
 #include "common/grpc_server.h"
 #include "common/json_lines.h"
 #include "common/logging.h"
@@ -152,6 +153,7 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), flags.max_text_bytes,
                                                 authorizer.get());
   stancewire::PrepareServerBuilderPlugins();
+  stancewire::LogFdLimits();
   int port = 0;
   auto server = stancewire::StartServer(options, {&service}, &port);
   if (!server) return 1;

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <memory>
 
+#include "common/fd_guard.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/security.h"
 #include "common/service_flags.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
+#include "query-service/memory_budget.h"
 #include "query-service/postgres_stance_store.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
@@ -28,7 +30,9 @@ struct Flags {
   std::vector<std::string> sink_allowed_identities;
   size_t max_batch_stances = 10000;
   size_t watch_queue = 1000;
+  size_t watch_queue_bytes = size_t{8} << 20;
   size_t max_watchers = 1000;
+  size_t max_unsent_bytes = stancewire::query::kDefaultUnsentBytes;
 };
 
 // "postgres://user:secret@db/x" -> "postgres://***@db/x": store URIs may carry credentials.
@@ -71,9 +75,17 @@ int main(int argc, char** argv) {
                  "stances a WatchStances client may fall behind before it is dropped")
       ->envname("STANCEWIRE_WATCH_QUEUE")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--watch-queue-bytes", flags.watch_queue_bytes,
+                 "bytes of stances a WatchStances client may fall behind before it is dropped")
+      ->envname("STANCEWIRE_WATCH_QUEUE_BYTES")
+      ->check(CLI::Range(size_t{1} << 16, size_t{1} << 40));
   app.add_option("--max-watchers", flags.max_watchers, "concurrent WatchStances calls")
       ->envname("STANCEWIRE_MAX_WATCHERS")
       ->check(CLI::Range(0, 100000));
+  app.add_option("--max-unsent-bytes", flags.max_unsent_bytes,
+                 "bytes of answers and watch queues clients have not read yet, over all calls")
+      ->envname("STANCEWIRE_MAX_UNSENT_BYTES")
+      ->check(CLI::Range(size_t{16} << 20, size_t{1} << 40));
   CLI11_PARSE(app, argc, argv);
 
   const auto& common = flags.common;
@@ -117,7 +129,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  stancewire::query::WatchHub watch_hub({flags.watch_queue, flags.max_watchers});
+  // Bounds what slow or stalled readers can make this process hold (docs/security.md, Limits).
+  stancewire::query::MemoryBudget unsent(flags.max_unsent_bytes);
+  stancewire::query::WatchHub watch_hub(
+      {flags.watch_queue, flags.max_watchers, flags.watch_queue_bytes, &unsent});
   // Replicas share one PostgreSQL database: stances stored through another replica reach this
   // replica's watchers through LISTEN/NOTIFY (this replica's own writes are published directly).
   auto* postgres = dynamic_cast<stancewire::query::PostgresStanceStore*>(store.get());
@@ -143,12 +158,14 @@ int main(int argc, char** argv) {
     }
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
-  stancewire::query::QueryServiceImpl query_service(
-      store.get(), &extractor->actors(), flags.page_token_key, &watch_hub, authorizer.get());
+  stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
+                                                    flags.page_token_key, &watch_hub,
+                                                    authorizer.get(), &unsent);
   stancewire::query::StanceSinkService sink_service(
       &writer, flags.max_batch_stances, {authorizer.get(), flags.sink_allowed_identities});
 
   stancewire::PrepareServerBuilderPlugins();
+  stancewire::LogFdLimits();
   stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
   options.credentials = stancewire::MakeServerCredentials(api_tls);
   std::vector<grpc::Service*> main_services = {&query_service};

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <string_view>
@@ -186,12 +187,13 @@ grpc::Status ParseRequest(const grpc::ByteBuffer& buffer, Request* request) {
 
 QueryServiceImpl::QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
                                    std::string page_token_key, WatchHub* watch_hub,
-                                   const TokenAuthorizer* authorizer)
+                                   const TokenAuthorizer* authorizer, MemoryBudget* budget)
     : store_(store),
       actors_(actors),
       tokens_(std::move(page_token_key)),
       watch_hub_(watch_hub),
-      authorizer_(authorizer) {}
+      authorizer_(authorizer),
+      budget_(budget) {}
 
 void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filter) const {
   if (actor.empty()) return;
@@ -510,12 +512,59 @@ grpc::Status QueryServiceImpl::MakeWatchMatcher(const v1::WatchStancesRequest& r
 
 namespace {
 
+// A unary call whose response holds bytes of the budget until gRPC is done with it: sent and
+// acknowledged by flow control, or the call cancelled (client gone, connection reaped).
+class BudgetedAnswer final : public grpc::ServerUnaryReactor {
+ public:
+  BudgetedAnswer(MemoryBudget* budget, size_t bytes) : budget_(budget), bytes_(bytes) {
+    Finish(grpc::Status::OK);
+  }
+  void OnDone() override {
+    budget_->Release(bytes_);
+    delete this;
+  }
+
+ private:
+  MemoryBudget* budget_;
+  size_t bytes_;
+};
+
+// Frees a typed response's memory (Clear keeps repeated fields' storage for reuse).
 template <typename Response>
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Status status) {
+void Discard(Response* response) {
+  Response().Swap(response);
+}
+
+// What a typed response holds while it is sent: the message and gRPC's encoding of it.
+size_t TypedBytes(const google::protobuf::Message& response) { return 2 * response.ByteSizeLong(); }
+
+}  // namespace
+
+grpc::Status QueryServiceImpl::CheckBudget(size_t bytes) const {
+  if (!budget_ || (budget_->used() < budget_->limit() && bytes <= budget_->limit())) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "query-service holds " + std::to_string(budget_->used() >> 20) +
+                          " MiB of answers its clients have not read yet (the limit is " +
+                          std::to_string(budget_->limit() >> 20) + " MiB); try again later");
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::Answer(grpc::CallbackServerContext* context,
+                                                   grpc::Status status, size_t bytes,
+                                                   const std::function<void()>& discard) {
+  if (status.ok() && budget_) {
+    if (budget_->TryReserve(bytes)) return new BudgetedAnswer(budget_, bytes);
+    status = CheckBudget(SIZE_MAX);
+    // Not sent, so not kept either: the call object would hold it until the call is done.
+    discard();
+  }
   auto* reactor = context->DefaultReactor();
   reactor->Finish(status);
   return reactor;
 }
+
+namespace {
 
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
  public:
@@ -531,40 +580,52 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerCont
   grpc::Status status = Authorize(*context);
   v1::ListStancesRequest request;
   if (status.ok()) status = ParseRequest(*request_bytes, &request);
+  // A full budget refuses before the work, not after it.
+  if (status.ok()) status = CheckBudget(0);
   if (status.ok()) status = DoListStancesWire(request, response);
-  return Answer<v1::ListStancesResponse>(context, status);
+  // The response is one slice, sent as it is.
+  return Answer(context, status, status.ok() ? response->Length() : 0,
+                [response] { response->Clear(); });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
                                                        const v1::ListActorsRequest* request,
                                                        v1::ListActorsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListActorsResponse>(context,
-                                        allowed.ok() ? DoListActors(*request, response) : allowed);
+  if (allowed.ok()) allowed = CheckBudget(0);
+  grpc::Status status = allowed.ok() ? DoListActors(*request, response) : allowed;
+  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
+                [response] { Discard(response); });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
                                                            const v1::ListConditionsRequest* request,
                                                            v1::ListConditionsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListConditionsResponse>(
-      context, allowed.ok() ? DoListConditions(*request, response) : allowed);
+  if (allowed.ok()) allowed = CheckBudget(0);
+  grpc::Status status = allowed.ok() ? DoListConditions(*request, response) : allowed;
+  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
+                [response] { Discard(response); });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
     grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
     v1::GetActorTimelineResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::GetActorTimelineResponse>(
-      context, allowed.ok() ? DoGetActorTimeline(*request, response) : allowed);
+  if (allowed.ok()) allowed = CheckBudget(0);
+  grpc::Status status = allowed.ok() ? DoGetActorTimeline(*request, response) : allowed;
+  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
+                [response] { Discard(response); });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
                                                        const v1::ListClaimsRequest* request,
                                                        v1::ListClaimsResponse* response) {
   grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListClaimsResponse>(context,
-                                        allowed.ok() ? DoListClaims(*request, response) : allowed);
+  if (allowed.ok()) allowed = CheckBudget(0);
+  grpc::Status status = allowed.ok() ? DoListClaims(*request, response) : allowed;
+  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
+                [response] { Discard(response); });
 }
 
 grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(

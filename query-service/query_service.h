@@ -2,10 +2,12 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <functional>
 #include <string>
 
 #include "common/security.h"
 #include "extraction/extractor.h"
+#include "query-service/memory_budget.h"
 #include "query-service/page_token.h"
 #include "query-service/stance_store.h"
 #include "query-service/watch_hub.h"
@@ -30,9 +32,11 @@ class QueryServiceImpl final : public QueryServiceBase {
  public:
   // `watch_hub` may be null: WatchStances then answers UNIMPLEMENTED. `authorizer` may be null:
   // every caller is then allowed; otherwise every call needs a token with the reader role.
+  // `budget` may be null (no bound); otherwise every response holds its bytes there until the call
+  // is done, and a response that does not fit is answered RESOURCE_EXHAUSTED instead.
   QueryServiceImpl(StanceStore* store, const extraction::ActorDictionary* actors,
                    std::string page_token_key, WatchHub* watch_hub = nullptr,
-                   const TokenAuthorizer* authorizer = nullptr);
+                   const TokenAuthorizer* authorizer = nullptr, MemoryBudget* budget = nullptr);
 
   grpc::ServerUnaryReactor* ListStances(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -80,6 +84,12 @@ class QueryServiceImpl final : public QueryServiceBase {
   grpc::Status ListStancesPage(const v1::ListStancesRequest& request, bool serialized,
                                StancePage* page, int32_t* total_size, std::string* next_token);
   void FillActor(const ActorRef& ref, v1::Actor* actor) const;
+  // RESOURCE_EXHAUSTED when the budget is spent or cannot hold `bytes`.
+  grpc::Status CheckBudget(size_t bytes) const;
+  // Finishes a unary call; an OK answer first takes `bytes` from the budget. If they do not fit,
+  // the call is refused and `discard` frees the response.
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Status status,
+                                   size_t bytes, const std::function<void()>& discard);
   grpc::Status DecodeToken(const std::string& token, const std::string& fingerprint,
                            std::optional<PageState>* state) const;
 
@@ -88,6 +98,7 @@ class QueryServiceImpl final : public QueryServiceBase {
   PageTokenCodec tokens_;
   WatchHub* watch_hub_;
   const TokenAuthorizer* authorizer_;
+  MemoryBudget* budget_;
 };
 
 }  // namespace stancewire::query

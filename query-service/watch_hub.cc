@@ -29,21 +29,42 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
     spdlog::debug("watch opened by {}", peer_);
   }
 
-  void Offer(const std::vector<const v1::Stance*>& stances) override {
+  void Offer(const std::vector<Offered>& stances) override {
     std::lock_guard lock(mu_);
     if (finished_) return;
-    for (const auto* s : stances) {
+    const WatchOptions& limits = hub_->options();
+    for (const auto& [s, bytes] : stances) {
       if (!matcher_.Matches(*s)) continue;
-      if (queue_.size() >= hub_->options().max_queue) {
-        spdlog::warn("watcher {} is {} stances behind; dropping it", peer_, queue_.size());
+      if (queue_.size() >= limits.max_queue ||
+          (!queue_.empty() && queued_bytes_ + bytes > limits.max_queue_bytes)) {
+        spdlog::warn("watcher {} is {} stances ({} bytes) behind; dropping it", peer_,
+                     queue_.size(), queued_bytes_);
         FinishLocked(grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
-            "watcher fell " + std::to_string(queue_.size()) +
-                " stances behind (the per-watcher limit); read faster, or narrow the filters, "
+            "watcher fell " + std::to_string(queue_.size()) + " stances (" +
+                std::to_string(queued_bytes_) +
+                " bytes) behind (the per-watcher limit); read faster, or narrow the filters, "
                 "then catch up with ListStances and watch again"));
         return;
       }
-      queue_.push_back(*s);
+      if (!hub_->budget().TryReserve(bytes)) {
+        if (!queue_.empty() || writing_) {
+          spdlog::warn(
+              "watcher {} is {} stances behind and the memory for unsent data is in use; "
+              "dropping it",
+              peer_, queue_.size());
+          FinishLocked(grpc::Status(
+              grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "watcher fell " + std::to_string(queue_.size()) +
+                  " stances behind while query-service's memory for unsent data was in use (the "
+                  "overall limit); read faster, then catch up with ListStances and watch again"));
+          return;
+        }
+        // Up to date: one stance in hand is what keeping up needs.
+        hub_->budget().ForceReserve(bytes);
+      }
+      queued_bytes_ += bytes;
+      queue_.push_back({*s, bytes});
     }
     WriteNextLocked();
   }
@@ -56,6 +77,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mu_);
     writing_ = false;
+    ReleaseCurrentLocked();
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
       return;
@@ -70,6 +92,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
 
   void OnDone() override {
     if (subscribed_) hub_->Unsubscribe(this);
+    {
+      std::lock_guard lock(mu_);
+      ReleaseCurrentLocked();
+    }
     spdlog::debug("watch by {} ended", peer_);
     delete this;
   }
@@ -77,10 +103,18 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
  private:
   void WriteNextLocked() {
     if (writing_ || queue_.empty()) return;
-    current_ = std::move(queue_.front());
+    current_ = std::move(queue_.front().stance);
+    // The reservation moves with the stance: held until its write is done.
+    current_bytes_ = queue_.front().bytes;
+    queued_bytes_ -= current_bytes_;
     queue_.pop_front();
     writing_ = true;
     StartWrite(&current_);
+  }
+
+  void ReleaseCurrentLocked() {
+    hub_->budget().Release(current_bytes_);
+    current_bytes_ = 0;
   }
 
   void FinishLocked(const grpc::Status& status) {
@@ -88,6 +122,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
     finished_ = true;
     queue_.clear();
     queue_.shrink_to_fit();
+    hub_->budget().Release(queued_bytes_);
+    queued_bytes_ = 0;
     // A write may still be in flight; current_ stays valid until OnDone.
     Finish(status);
   }
@@ -97,15 +133,22 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
   std::string peer_;
   bool subscribed_ = true;
   std::mutex mu_;
-  std::deque<v1::Stance> queue_;
+  struct Queued {
+    v1::Stance stance;
+    size_t bytes;
+  };
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;  // of queue_, reserved in the budget
   v1::Stance current_;
+  size_t current_bytes_ = 0;  // of current_ while it is written, reserved in the budget
   bool writing_ = false;
   bool finished_ = false;
 };
 
 }  // namespace
 
-WatchHub::WatchHub(WatchOptions options) : options_(options) {}
+WatchHub::WatchHub(WatchOptions options)
+    : options_(options), budget_(options.budget ? options.budget : &own_budget_) {}
 
 WatchHub::~WatchHub() { Close(); }
 
@@ -131,9 +174,9 @@ void WatchHub::Unsubscribe(Subscriber* s) {
 
 void WatchHub::Publish(const std::vector<v1::Stance>& stances) {
   if (stances.empty()) return;
-  std::vector<const v1::Stance*> ptrs;
+  std::vector<Subscriber::Offered> ptrs;
   ptrs.reserve(stances.size());
-  for (const auto& s : stances) ptrs.push_back(&s);
+  for (const auto& s : stances) ptrs.push_back({&s, s.ByteSizeLong()});
   std::lock_guard lock(mu_);
   for (auto* s : subscribers_) s->Offer(ptrs);
 }

@@ -1,26 +1,32 @@
 // WatchStances: stances are pushed to the watchers whose filters they match as soon as the store
 // has them. Memory stays bounded however slow a watcher is: each has a queue of at most
-// `max_queue` stances; a watcher that falls that far behind is ended with RESOURCE_EXHAUSTED (its
-// queue dropped), and at most `max_watchers` watch at once.
+// `max_queue` stances and `max_queue_bytes` bytes, and every queue (and the stance being written)
+// takes its bytes from the service's MemoryBudget. A watcher that would pass either limit is ended
+// with RESOURCE_EXHAUSTED (its queue dropped); a watcher with nothing queued always gets its next
+// stance, so a slow client cannot starve one that keeps up. At most `max_watchers` watch at once.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "query-service/memory_budget.h"
 #include "query-service/stance_match.h"
 #include "stancewire/v1/stance.pb.h"
 
 namespace stancewire::query {
 
 struct WatchOptions {
-  size_t max_queue = 1000;     // stances waiting to be written, per watcher
-  size_t max_watchers = 1000;  // concurrent WatchStances calls
+  size_t max_queue = 1000;                   // stances waiting to be written, per watcher
+  size_t max_watchers = 1000;                // concurrent WatchStances calls
+  size_t max_queue_bytes = size_t{8} << 20;  // bytes waiting to be written, per watcher
+  MemoryBudget* budget = nullptr;            // shared with other calls; null: the hub's own
 };
 
 class WatchHub {
@@ -29,8 +35,12 @@ class WatchHub {
   class Subscriber {
    public:
     virtual ~Subscriber() = default;
+    struct Offered {
+      const v1::Stance* stance;
+      size_t bytes;  // its encoded size
+    };
     // Called with the hub's lock held, from the thread that stored the stances.
-    virtual void Offer(const std::vector<const v1::Stance*>& stances) = 0;
+    virtual void Offer(const std::vector<Offered>& stances) = 0;
     virtual void Close(const grpc::Status& status) = 0;
   };
 
@@ -49,6 +59,7 @@ class WatchHub {
 
   size_t watcher_count() const;
   const WatchOptions& options() const { return options_; }
+  MemoryBudget& budget() const { return *budget_; }
 
   // For the reactors.
   bool Subscribe(Subscriber* s, std::string* refusal);
@@ -56,6 +67,8 @@ class WatchHub {
 
  private:
   const WatchOptions options_;
+  MemoryBudget own_budget_{SIZE_MAX};
+  MemoryBudget* const budget_;
   mutable std::mutex mu_;
   std::set<Subscriber*> subscribers_;
   bool closed_ = false;

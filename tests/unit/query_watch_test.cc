@@ -36,9 +36,11 @@ class WatchTest : public ::testing::Test {
     store_ = SqliteStanceStore::Open((dir_ / "stances.db").string(), &error);
     ASSERT_TRUE(store_) << error;
   }
-  void Start(WatchOptions options) {
+  void Start(WatchOptions options, MemoryBudget* budget = nullptr) {
+    options.budget = budget;
     hub_ = std::make_unique<WatchHub>(options);
-    service_ = std::make_unique<QueryServiceImpl>(store_.get(), nullptr, "key", hub_.get());
+    service_ = std::make_unique<QueryServiceImpl>(store_.get(), nullptr, "key", hub_.get(), nullptr,
+                                                  budget);
     writer_ = std::make_unique<StoreWriter>(store_.get(), hub_.get());
     sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000);
     PrepareServerBuilderPlugins();
@@ -148,6 +150,111 @@ TEST_F(WatchTest, SlowWatcherIsDroppedWithResourceExhaustedNotBuffered) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(hub_->watcher_count(), 0u);
+}
+
+// Stores and publishes `n` stances with `bytes` of evidence each, ids from `first`.
+void StoreBig(SqliteStanceStore* store, WatchHub* hub, int first, int n, size_t bytes) {
+  const std::string text(bytes, 'x');
+  std::vector<v1::Stance> batch;
+  for (int i = first; i < first + n; ++i) {
+    auto s = MakeStance("s" + std::to_string(i), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, i);
+    s.mutable_evidence()->set_text(text);
+    batch.push_back(std::move(s));
+  }
+  UpsertResult stored;
+  ASSERT_TRUE(store->Upsert(batch, &stored).ok());
+  hub->Publish(batch);
+}
+
+// Waits until `budget` holds nothing (calls release it from gRPC's threads, after the fact).
+bool Drained(const MemoryBudget& budget) {
+  for (int i = 0; i < 500 && budget.used() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return budget.used() == 0;
+}
+
+TEST_F(WatchTest, WatcherIsDroppedWhenItsQueueHoldsTooManyBytes) {
+  MemoryBudget budget(size_t{1} << 30);
+  // Plenty of stances allowed, but only 256 KiB of them.
+  Start({/*max_queue=*/100000, /*max_watchers=*/10, /*max_queue_bytes=*/256 * 1024}, &budget);
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchStances(&ctx, v1::WatchStancesRequest());
+  reader->WaitForInitialMetadata();
+  for (int b = 0; b < 20; ++b) StoreBig(store_.get(), hub_.get(), b * 100, 100, 16 * 1024);
+  int read = 0;
+  v1::Stance got;
+  while (reader->Read(&got)) ++read;
+  auto status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("bytes) behind"), std::string::npos)
+      << status.error_message();
+  EXPECT_LT(read, 2000);
+  EXPECT_TRUE(Drained(budget)) << budget.used() << " bytes still reserved";
+}
+
+TEST_F(WatchTest, SlowWatchersShareOneBudgetAndAnUpToDateWatcherKeepsUp) {
+  MemoryBudget budget(size_t{1} << 20);
+  Start({/*max_queue=*/100000, /*max_watchers=*/10, /*max_queue_bytes=*/size_t{1} << 30}, &budget);
+  // Two watchers that read nothing: together they may hold 1 MiB, not 2 x 20 x 100 x 16 KiB.
+  grpc::ClientContext ctx1, ctx2, ctx3;
+  auto slow1 = stub_->WatchStances(&ctx1, v1::WatchStancesRequest());
+  auto slow2 = stub_->WatchStances(&ctx2, v1::WatchStancesRequest());
+  slow1->WaitForInitialMetadata();
+  slow2->WaitForInitialMetadata();
+  // A third reads each stance as it comes.
+  v1::WatchStancesRequest one;
+  one.set_actor("TUR");
+  auto fast = stub_->WatchStances(&ctx3, one);
+  fast->WaitForInitialMetadata();
+  size_t peak = 0;
+  for (int b = 0; b < 20; ++b) {
+    StoreBig(store_.get(), hub_.get(), b * 100, 100, 16 * 1024);
+    peak = std::max(peak, budget.used());
+    auto turkey = MakeStance("t" + std::to_string(b), "TUR", "Turkey", v1::POSITION_OPPOSE, b);
+    UpsertResult stored;
+    ASSERT_TRUE(store_->Upsert({turkey}, &stored).ok());
+    hub_->Publish({turkey});
+    v1::Stance got;
+    ASSERT_TRUE(fast->Read(&got)) << "the up-to-date watcher was dropped at batch " << b;
+    EXPECT_EQ(got.id(), turkey.id());
+  }
+  // Within the budget, give or take the one stance an up-to-date watcher may always take.
+  EXPECT_LE(peak, budget.limit() + 2 * 17 * 1024);
+  for (auto* reader : {slow1.get(), slow2.get()}) {
+    v1::Stance got;
+    while (reader->Read(&got)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  ctx3.TryCancel();
+  v1::Stance got;
+  while (fast->Read(&got)) {
+  }
+  fast->Finish();
+  EXPECT_TRUE(Drained(budget)) << budget.used() << " bytes still reserved";
+}
+
+TEST_F(WatchTest, AnswersThatDoNotFitTheBudgetAreRefusedAndReleasedOnceSent) {
+  MemoryBudget budget(size_t{1} << 20);
+  Start({}, &budget);
+  StoreBig(store_.get(), hub_.get(), 0, 200, 16 * 1024);
+  grpc::ClientContext big_ctx;
+  v1::ListStancesRequest big;
+  big.set_page_size(100);  // ~1.6 MiB: more than the whole budget
+  v1::ListStancesResponse response;
+  auto status = stub_->ListStances(&big_ctx, big, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("not read yet"), std::string::npos)
+      << status.error_message();
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    v1::ListStancesRequest small;
+    small.set_page_size(10);
+    ASSERT_TRUE(stub_->ListStances(&ctx, small, &response).ok());
+    EXPECT_EQ(response.stances_size(), 10);
+  }
+  EXPECT_TRUE(Drained(budget)) << budget.used() << " bytes still reserved";
 }
 
 TEST_F(WatchTest, RefusesBadFiltersTooManyWatchersAndEndsWatchersOnClose) {
