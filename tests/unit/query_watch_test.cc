@@ -40,7 +40,9 @@ class WatchTest : public ::testing::Test {
     hub_ = std::make_unique<WatchHub>(options);
     service_ = std::make_unique<QueryServiceImpl>(store_.get(), nullptr, "key", hub_.get());
     writer_ = std::make_unique<StoreWriter>(store_.get(), hub_.get());
-    sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000);
+    SinkAccess access;
+    access.insecure = true;  // a plaintext loopback test
+    sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000, access);
     PrepareServerBuilderPlugins();
     ServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
