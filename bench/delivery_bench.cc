@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
     query.Stop();
   };
   query.pid = Spawn({build + "/query-service/query-service", "--listen", query_addr, "--store",
-                     "sqlite:" + store_path, "--log-level", log_level},
+                     "sqlite:" + store_path, "--log-level", log_level, "--insecure-delivery"},
                     (dir / "query.log").string());
   // query-service first, so that the forwarder's first connection succeeds instead of waiting
   // out gRPC's reconnect backoff during the measurement.

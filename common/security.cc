@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 namespace stancewire {
 namespace {
@@ -42,6 +43,21 @@ std::string CheckCertificates(const std::string& path, const std::string& what, 
   }
   if (count == 0) return what + " file " + path + " holds no PEM certificate";
   return "";
+}
+
+constexpr const char* kKnownRoles = "reader, writer, delivery";
+
+// "reader", "writer,delivery", ...: only known roles, comma-separated, none empty.
+bool IsRoleList(const std::string& text) {
+  if (text.empty()) return false;
+  std::istringstream split(text);
+  std::string role;
+  size_t consumed = 0;
+  while (std::getline(split, role, ',')) {
+    if (role != "reader" && role != "writer" && role != "delivery") return false;
+    consumed += role.size() + 1;
+  }
+  return consumed == text.size() + 1;  // no trailing comma
 }
 
 }  // namespace
@@ -114,6 +130,16 @@ std::vector<std::string> PeerIdentities(const grpc::ServerContextBase& context) 
   return out;
 }
 
+std::vector<std::string> PeerSubjectAltNames(const grpc::ServerContextBase& context) {
+  std::vector<std::string> out;
+  auto auth = context.auth_context();
+  if (!auth) return out;
+  for (const auto& value : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+    out.emplace_back(value.data(), value.size());
+  }
+  return out;
+}
+
 std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
                                                        std::string* error) {
   std::ifstream in(path);
@@ -124,6 +150,7 @@ std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
   auto authorizer = std::make_unique<TokenAuthorizer>();
   authorizer->enabled_ = true;
   std::string line;
+  std::unordered_map<std::string, int> seen;  // token -> line it was first given on
   for (int number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::istringstream fields(line);
@@ -131,6 +158,11 @@ std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
     std::string roles, extra;
     if (!(fields >> entry.token) || entry.token[0] == '#') continue;
     const std::string where = path + ":" + std::to_string(number) + ": ";
+    // The messages below never quote a field: on a malformed line any field may be the token.
+    if (IsRoleList(entry.token)) {
+      *error = where + "starts with a role: write TOKEN ROLE[,ROLE...], token first";
+      return nullptr;
+    }
     if (!(fields >> roles)) {
       *error = where + "expected TOKEN ROLE[,ROLE...], found no role";
       return nullptr;
@@ -139,16 +171,19 @@ std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
       *error = where + "unexpected text after the roles";
       return nullptr;
     }
-    std::istringstream split(roles);
-    for (std::string role; std::getline(split, role, ',');) {
-      if (role != "reader" && role != "writer") {
-        *error = where + "unknown role '" + role + "' (known: reader, writer)";
-        return nullptr;
-      }
-      entry.roles.push_back(role);
+    if (!IsRoleList(roles)) {
+      *error = where + "unknown role (known: " + kKnownRoles + ")";
+      return nullptr;
     }
+    std::istringstream split(roles);
+    for (std::string role; std::getline(split, role, ',');) entry.roles.push_back(role);
     if (entry.token.size() < 16) {
       *error = where + "token is shorter than 16 characters";
+      return nullptr;
+    }
+    // A repeated token would hold the roles of whichever line matched last: refuse it.
+    if (auto [it, fresh] = seen.emplace(entry.token, number); !fresh) {
+      *error = where + "token repeats the one on line " + std::to_string(it->second);
       return nullptr;
     }
     authorizer->entries_.push_back(std::move(entry));
@@ -176,6 +211,11 @@ grpc::Status TokenAuthorizer::Authorize(const grpc::ServerContextBase& context,
   if (it == metadata.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing credentials: send metadata 'authorization: Bearer TOKEN'");
+  }
+  // Proxies and servers disagree on which of several headers counts: accept exactly one.
+  if (metadata.count("authorization") > 1) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "several authorization metadata entries: send exactly one");
   }
   std::string_view value(it->second.data(), it->second.size());
   constexpr std::string_view kBearer = "Bearer ";

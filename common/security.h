@@ -38,8 +38,15 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles&
 // them; empty over plaintext.
 std::vector<std::string> PeerIdentities(const grpc::ServerContextBase& context);
 
+// The client's verified certificate subject alternative names only: what an allow-list must
+// match, since a CN says nothing once a certificate has SANs. Empty over plaintext.
+std::vector<std::string> PeerSubjectAltNames(const grpc::ServerContextBase& context);
+
 // Bearer tokens with roles, from a file of `TOKEN ROLE[,ROLE...]` lines ('#' comments). With no
-// file every caller is allowed; roles used: "writer" (Ingest, delivery) and "reader" (queries).
+// file every caller is allowed; roles: "writer" (Ingest), "reader" (queries) and "delivery"
+// (query-service's delivery stream, which writes to the store directly). A token is refused
+// when it appears twice, and a line that starts with a role (ROLE TOKEN) is refused without
+// quoting it.
 class TokenAuthorizer {
  public:
   // Allows everyone.
@@ -51,9 +58,9 @@ class TokenAuthorizer {
   static bool LoadOptional(const std::string& path, std::unique_ptr<TokenAuthorizer>* out,
                            std::string* error);
 
-  // OK; UNAUTHENTICATED when the `authorization: Bearer TOKEN` metadata is missing or names no
-  // known token; PERMISSION_DENIED when the token lacks `role`. Tokens are compared in constant
-  // time and never appear in messages or logs.
+  // OK; UNAUTHENTICATED when the `authorization: Bearer TOKEN` metadata is missing, sent more
+  // than once or names no known token; PERMISSION_DENIED when the token lacks `role`. Tokens are
+  // compared in constant time and never appear in messages or logs.
   grpc::Status Authorize(const grpc::ServerContextBase& context, std::string_view role) const;
 
   bool enabled() const { return enabled_; }

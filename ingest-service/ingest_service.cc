@@ -4,6 +4,8 @@
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/proto_buffer_writer.h>
 
+#include <cstdint>
+
 #include "common/utf8.h"
 #include "stancewire/internal/lenient.pb.h"
 
@@ -68,7 +70,44 @@ std::string DiagnoseUnparsable(const std::string& bytes) {
   return "request could not be parsed as an item request";
 }
 
+std::string OverLimit(const std::string& what, size_t size, size_t limit, const char* flag) {
+  return what + " is " + std::to_string(size) + " bytes, over the limit of " +
+         std::to_string(limit) + (flag ? std::string(" (") + flag + ")" : "");
+}
+
 }  // namespace
+
+std::string CheckStances(const std::vector<v1::Stance>& stances, const ItemLimits& limits) {
+  if (stances.size() > limits.max_stances) {
+    return "yields " + std::to_string(stances.size()) + " stances, over the limit of " +
+           std::to_string(limits.max_stances) + " per item (--max-stances-per-item)";
+  }
+  size_t total = 0;
+  for (const auto& s : stances) {
+    const std::string who = "the stance of " + s.actor().id();
+    if (s.evidence().text().size() > limits.max_evidence_bytes) {
+      return OverLimit(who + ": evidence sentence", s.evidence().text().size(),
+                       limits.max_evidence_bytes, "--max-evidence-bytes");
+    }
+    if (static_cast<size_t>(s.conditions_size()) > limits.max_conditions) {
+      return who + " has " + std::to_string(s.conditions_size()) +
+             " conditions, over the limit of " + std::to_string(limits.max_conditions);
+    }
+    for (const auto& c : s.conditions()) {
+      if (c.text().size() > limits.max_condition_bytes) {
+        return OverLimit(who + ": condition text", c.text().size(), limits.max_condition_bytes,
+                         "--max-condition-bytes");
+      }
+    }
+    total += s.ByteSizeLong();
+  }
+  if (total > limits.max_item_bytes) {
+    return "yields " + std::to_string(stances.size()) + " stances of " + std::to_string(total) +
+           " bytes in all, over the limit of " + std::to_string(limits.max_item_bytes) +
+           " per item";
+  }
+  return "";
+}
 
 grpc::Status IngestServiceImpl::DecodeRequest(const std::string& bytes,
                                               v1::ExtractRequest* request) const {
@@ -78,7 +117,19 @@ grpc::Status IngestServiceImpl::DecodeRequest(const std::string& bytes,
     // Stance ids derive from the item id; without it re-ingesting could not be idempotent.
     return InvalidArgument("item.id is empty");
   }
-  std::string problem = extraction::ValidateItem(item, max_text_bytes_);
+  // Copied into every stance: bounded so that a stance's size follows from the limits below.
+  const std::pair<const char*, const std::string*> fields[] = {{"id", &item.id()},
+                                                               {"url", &item.url()},
+                                                               {"outlet", &item.outlet()},
+                                                               {"title", &item.title()},
+                                                               {"language", &item.language()}};
+  for (const auto& [name, value] : fields) {
+    if (value->size() > limits_.max_field_bytes) {
+      return InvalidArgument(
+          OverLimit(std::string("item.") + name, value->size(), limits_.max_field_bytes, nullptr));
+    }
+  }
+  std::string problem = extraction::ValidateItem(item, limits_.max_text_bytes);
   if (!problem.empty()) return InvalidArgument("item " + item.id() + ": " + problem);
   return grpc::Status::OK;
 }
@@ -114,8 +165,13 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
                                  "this ingest-service has no outbox; use Extract"));
     return reactor;
   }
+  std::vector<v1::Stance> stances = extractor_->Extract(request.item());
+  if (std::string problem = CheckStances(stances, limits_); !problem.empty()) {
+    reactor->Finish(InvalidArgument("item " + request.item().id() + " " + problem));
+    return reactor;
+  }
   StanceRecords records;
-  EncodeStances(extractor_->Extract(request.item()), &records, response_bytes);
+  EncodeStances(stances, &records, response_bytes);
   if (records.empty()) {
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -133,11 +189,17 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Extract(grpc::CallbackServerContext
   if (status.ok()) {
     extraction::ExtractOptions options;
     options.explain = request.explain();
-    v1::ExtractResponse response;
-    for (auto& s : extractor_->Extract(request.item(), options)) {
-      *response.add_stances() = std::move(s);
+    std::vector<v1::Stance> stances = extractor_->Extract(request.item(), options);
+    // The same limits as Ingest (explanations aside), so that a dry run says what Ingest would.
+    ItemLimits limits = limits_;
+    if (options.explain) limits.max_item_bytes = SIZE_MAX;
+    if (std::string problem = CheckStances(stances, limits); !problem.empty()) {
+      status = InvalidArgument("item " + request.item().id() + " " + problem);
+    } else {
+      v1::ExtractResponse response;
+      for (auto& s : stances) *response.add_stances() = std::move(s);
+      ToByteBuffer(response, response_bytes);
     }
-    ToByteBuffer(response, response_bytes);
   }
   reactor->Finish(status);
   return reactor;

@@ -15,16 +15,31 @@ namespace stancewire::ingest {
 using IngestServiceBase = v1::IngestService::WithRawCallbackMethod_Ingest<
     v1::IngestService::WithRawCallbackMethod_Extract<v1::IngestService::Service>>;
 
+// What one item may yield. Every stance, outbox entry, delivery batch and Ingest response must
+// stay below the gRPC message limit, or an accepted item could never be delivered: an item past
+// any of these is refused with INVALID_ARGUMENT naming the limit, before anything is stored.
+struct ItemLimits {
+  size_t max_text_bytes = 1024 * 1024;    // NewsItem.text (--max-text-bytes)
+  size_t max_field_bytes = 4096;          // each of id, url, outlet, title, language
+  size_t max_stances = 1000;              // stances per item (--max-stances-per-item)
+  size_t max_evidence_bytes = 16 * 1024;  // Evidence.text, one sentence (--max-evidence-bytes)
+  size_t max_condition_bytes = 2048;      // each Condition.text (--max-condition-bytes)
+  size_t max_conditions = 256;            // conditions per stance
+  // All its stances encoded, as the Ingest response carries them: under the 4 MiB gRPC clients
+  // receive by default (and at most half of --max-message-bytes).
+  size_t max_item_bytes = 3 * 1024 * 1024;
+};
+
+// "" when `stances` (extracted from item `item_id`) are within `limits`, else the problem.
+std::string CheckStances(const std::vector<v1::Stance>& stances, const ItemLimits& limits);
+
 // Extract parses only; Ingest parses and returns once the stances are durable in the outbox.
 class IngestServiceImpl final : public IngestServiceBase {
  public:
   // `outbox` may be null for an extract-only server; `authorizer` null allows every caller.
-  IngestServiceImpl(const extraction::Extractor* extractor, Outbox* outbox, size_t max_text_bytes,
+  IngestServiceImpl(const extraction::Extractor* extractor, Outbox* outbox, ItemLimits limits,
                     const TokenAuthorizer* authorizer = nullptr)
-      : extractor_(extractor),
-        outbox_(outbox),
-        max_text_bytes_(max_text_bytes),
-        authorizer_(authorizer) {}
+      : extractor_(extractor), outbox_(outbox), limits_(limits), authorizer_(authorizer) {}
 
   grpc::ServerUnaryReactor* Ingest(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -44,7 +59,7 @@ class IngestServiceImpl final : public IngestServiceBase {
 
   const extraction::Extractor* extractor_;
   Outbox* outbox_;
-  size_t max_text_bytes_;
+  const ItemLimits limits_;
   const TokenAuthorizer* authorizer_;
 };
 

@@ -24,13 +24,15 @@
 namespace {
 
 struct Flags {
-  stancewire::CommonServiceFlags common{.listen = "0.0.0.0:7400",
+  // Loopback unless told otherwise: containers and manifests set their addresses explicitly.
+  stancewire::CommonServiceFlags common{.listen = "127.0.0.1:7400",
                                         .data_dir = STANCEWIRE_DEFAULT_DATA_DIR};
   std::string query = "127.0.0.1:7410";
   std::string query_ca;
   std::string query_cert;
   std::string query_key;
   std::string query_token;
+  std::string query_token_file;
   std::string outbox = "data/local/ingest/outbox.db";
   int64_t outbox_limit = 1'000'000;
   std::string outbox_sync = "full";
@@ -39,6 +41,7 @@ struct Flags {
   int backoff_initial_ms = 100;
   int backoff_max_ms = 10000;
   size_t max_text_bytes = 1024 * 1024;
+  stancewire::ingest::ItemLimits limits;
   // extract
   std::vector<std::string> files;
   bool explain = false;
@@ -101,6 +104,31 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
   return errors ? 1 : 0;
 }
 
+// The first line of `path`, without surrounding whitespace: a token kept out of the command line
+// (and so out of /proc/PID/cmdline). The messages name the file, never its content.
+bool ReadTokenFile(const std::string& path, std::string* token, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot be read";
+    return false;
+  }
+  std::string line;
+  std::getline(in, line);
+  const size_t begin = line.find_first_not_of(" \t\r\n");
+  const size_t end = line.find_last_not_of(" \t\r\n");
+  *token = begin == std::string::npos ? "" : line.substr(begin, end - begin + 1);
+  if (token->empty()) {
+    *error = path + ": holds no token on its first line";
+    return false;
+  }
+  if (token->find_first_of(" \t") != std::string::npos) {
+    token->clear();
+    *error = path + ": the first line must hold the token alone";
+    return false;
+  }
+  return true;
+}
+
 int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
   const auto& common = flags.common;
   stancewire::TlsFiles server_tls{common.tls_cert, common.tls_key, "", common.tls_refresh_seconds};
@@ -119,11 +147,25 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
     spdlog::critical("--tokens: {}", error);
     return 1;
   }
+  std::string query_token = flags.query_token;
+  if (!flags.query_token_file.empty()) {
+    if (!query_token.empty()) {
+      spdlog::critical("--query-token and --query-token-file: give one, not both");
+      return 1;
+    }
+    if (!ReadTokenFile(flags.query_token_file, &query_token, &error)) {
+      spdlog::critical("--query-token-file: {}", error);
+      return 1;
+    }
+  }
   stancewire::ingest::OutboxOptions outbox_options;
   outbox_options.path = flags.outbox;
   outbox_options.max_pending_stances = flags.outbox_limit;
   // Every entry then fits in one batch.
   outbox_options.max_stances_per_entry = flags.batch_stances;
+  // And several entries fit in a batch, which stays at half the message limit (see below).
+  outbox_options.max_entry_bytes =
+      std::min<size_t>(outbox_options.max_entry_bytes, common.max_message_bytes / 4);
   stancewire::ingest::ParseSyncMode(flags.outbox_sync, &outbox_options.sync);
   auto outbox = stancewire::ingest::Outbox::Open(outbox_options, &error);
   if (!outbox) {
@@ -147,11 +189,16 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
       std::min<size_t>(forwarder_options.batch_bytes, common.max_message_bytes / 2);
   forwarder_options.backoff_initial = std::chrono::milliseconds(flags.backoff_initial_ms);
   forwarder_options.backoff_max = std::chrono::milliseconds(flags.backoff_max_ms);
-  forwarder_options.bearer_token = flags.query_token;
+  forwarder_options.bearer_token = query_token;
   stancewire::ingest::Forwarder forwarder(outbox.get(), channel, forwarder_options);
 
-  stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), flags.max_text_bytes,
-                                                authorizer.get());
+  stancewire::ingest::ItemLimits limits = flags.limits;
+  limits.max_text_bytes = flags.max_text_bytes;
+  // An item's stances travel in one Ingest response: below half the message limit, and below
+  // the 4 MiB that gRPC clients accept by default.
+  limits.max_item_bytes =
+      std::min<size_t>(limits.max_item_bytes, static_cast<size_t>(common.max_message_bytes) / 2);
+  stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), limits, authorizer.get());
   stancewire::PrepareServerBuilderPlugins();
   stancewire::LogFdLimits();
   int port = 0;
@@ -199,8 +246,12 @@ int main(int argc, char** argv) {
   app.add_option("--query-key", flags.query_key, "PEM private key for --query-cert")
       ->envname("STANCEWIRE_QUERY_KEY");
   app.add_option("--query-token", flags.query_token,
-                 "bearer token (role writer) for query-service's stream, when it requires tokens")
+                 "bearer token (role delivery) for query-service's stream; visible to other "
+                 "local users in the process list: prefer --query-token-file")
       ->envname("STANCEWIRE_QUERY_TOKEN");
+  app.add_option("--query-token-file", flags.query_token_file,
+                 "file whose first line is the bearer token (role delivery) for the stream")
+      ->envname("STANCEWIRE_QUERY_TOKEN_FILE");
   app.add_option("--outbox", flags.outbox, "SQLite file of stances awaiting delivery")
       ->envname("STANCEWIRE_OUTBOX");
   app.add_option("--outbox-limit", flags.outbox_limit,
@@ -226,6 +277,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-text-bytes", flags.max_text_bytes, "largest NewsItem.text accepted")
       ->envname("STANCEWIRE_MAX_TEXT_BYTES")
       ->check(CLI::Range(1, 64 * 1024 * 1024));
+  app.add_option("--max-stances-per-item", flags.limits.max_stances,
+                 "an item yielding more stances is refused (INVALID_ARGUMENT)")
+      ->envname("STANCEWIRE_MAX_STANCES_PER_ITEM")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-evidence-bytes", flags.limits.max_evidence_bytes,
+                 "an item whose stance's evidence sentence is longer is refused")
+      ->envname("STANCEWIRE_MAX_EVIDENCE_BYTES")
+      ->check(CLI::Range(64, 1024 * 1024));
+  app.add_option("--max-condition-bytes", flags.limits.max_condition_bytes,
+                 "an item whose stance's condition text is longer is refused")
+      ->envname("STANCEWIRE_MAX_CONDITION_BYTES")
+      ->check(CLI::Range(16, 1024 * 1024));
   // Service flags such as --data-dir or --max-text-bytes also apply after `extract`.
   app.fallthrough();
   auto* extract = app.add_subcommand(

@@ -102,7 +102,7 @@ std::unique_ptr<Outbox> Outbox::Open(const OutboxOptions& options, std::string* 
                            "PRAGMA synchronous=") +
                    sync,
                error) ||
-      !outbox->Migrate(error)) {
+      !outbox->Migrate(error) || !outbox->SplitOversizedEntries(error)) {
     *error = options.path + ": " + *error;
     return nullptr;
   }
@@ -197,6 +197,92 @@ bool Outbox::Migrate(std::string* error) {
   return db_.Exec("COMMIT", error) || fail(*error);
 }
 
+bool Outbox::SplitOversizedEntries(std::string* error) {
+  const size_t per_entry = std::max<size_t>(1, options_.max_stances_per_entry);
+  auto find = db_.Prepare(
+      "SELECT IFNULL(MIN(seq), 0), IFNULL(MAX(seq), 0) FROM outbox "
+      "WHERE stances > ?1 OR length(body) > ?2");
+  if (!find.ok()) {
+    *error = find.error();
+    return false;
+  }
+  find.Bind(1, static_cast<int64_t>(per_entry));
+  find.Bind(2, static_cast<int64_t>(options_.max_entry_bytes));
+  if (find.Step() != SQLITE_ROW) {
+    *error = find.error();
+    return false;
+  }
+  const int64_t first = find.ColumnInt(0);
+  find = SqliteStatement();
+  if (first == 0) return true;  // the usual case: nothing to do
+
+  // Entries are delivered in seq order and acknowledged by seq, so a split entry's parts cannot
+  // keep its number: it and every entry after it move to the end, in the same order.
+  if (!db_.Exec("BEGIN IMMEDIATE", error)) return false;
+  auto fail = [&](const std::string& what) {
+    *error = what;
+    std::string ignored;
+    db_.Exec("ROLLBACK", &ignored);
+    return false;
+  };
+  std::string problem;
+  const int64_t last = QueryInt(db_, "SELECT IFNULL(MAX(seq), 0) FROM outbox", 0, &problem);
+  if (!problem.empty()) return fail(problem);
+  auto select = db_.Prepare("SELECT body FROM outbox WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq");
+  auto insert = db_.Prepare("INSERT INTO outbox(stances, body) VALUES (?1, ?2)");
+  if (!select.ok()) return fail(select.error());
+  if (!insert.ok()) return fail(insert.error());
+  select.Bind(1, first);
+  select.Bind(2, last);
+  int64_t moved = 0, written = 0;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ++moved;
+    // A copy: inserting into the table may move the page the column points into.
+    const std::string copy(select.ColumnBlob(0));
+    const std::string_view body = copy;
+    const auto* data = reinterpret_cast<const uint8_t*>(body.data());
+    google::protobuf::io::CodedInputStream in(data, static_cast<int>(body.size()));
+    size_t chunk_begin = 0, chunk_stances = 0;
+    auto flush = [&](size_t end) {
+      insert.Bind(1, static_cast<int64_t>(chunk_stances));
+      insert.BindBlobView(2, body.substr(chunk_begin, end - chunk_begin));
+      ++written;
+      chunk_begin = end;
+      chunk_stances = 0;
+      return insert.Run();
+    };
+    while (in.CurrentPosition() < static_cast<int>(body.size())) {
+      const size_t record_begin = static_cast<size_t>(in.CurrentPosition());
+      uint32_t length = 0;
+      if (in.ReadTag() != kStanceRecordTag || !in.ReadVarint32(&length) ||
+          length > body.size() - in.CurrentPosition() || !in.Skip(static_cast<int>(length))) {
+        return fail("an entry of the outbox is not in the stance record format");
+      }
+      const size_t record_end = static_cast<size_t>(in.CurrentPosition());
+      if (chunk_stances > 0 &&
+          (chunk_stances == per_entry || record_end - chunk_begin > options_.max_entry_bytes)) {
+        if (!flush(record_begin)) return fail(insert.error());
+      }
+      ++chunk_stances;
+    }
+    if (chunk_stances > 0 && !flush(body.size())) return fail(insert.error());
+  }
+  if (rc != SQLITE_DONE) return fail(select.error());
+  select = SqliteStatement();
+  insert = SqliteStatement();
+  auto remove = db_.Prepare("DELETE FROM outbox WHERE seq >= ?1 AND seq <= ?2");
+  remove.Bind(1, first);
+  remove.Bind(2, last);
+  if (!remove.ok() || !remove.Run()) return fail(db_.last_error());
+  remove = SqliteStatement();
+  if (!db_.Exec("COMMIT", error)) return fail(*error);
+  spdlog::info(
+      "outbox: split entries over {} stances or {} bytes: {} entries from seq {} on are now {}",
+      per_entry, options_.max_entry_bytes, moved, first, written);
+  return true;
+}
+
 Outbox::~Outbox() {
   {
     std::lock_guard lock(queue_mu_);
@@ -214,6 +300,13 @@ void Outbox::Append(const std::vector<v1::Stance>& stances, Done done) {
 
 void Outbox::Append(StanceRecords records, Done done) {
   const auto n = static_cast<int64_t>(records.size());
+  if (n > options_.max_pending_stances) {
+    done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      std::to_string(n) + " stances are more than the outbox ever holds (limit " +
+                          std::to_string(options_.max_pending_stances) +
+                          "): this call can never succeed, retrying will not help"));
+    return;
+  }
   // Reserve room first so that concurrent appends cannot overshoot the limit together.
   int64_t before = pending_.fetch_add(n);
   if (before + n > options_.max_pending_stances) {
@@ -284,8 +377,12 @@ void Outbox::RunCommitter() {
       bool ok = insert.ok() && remove.ok() && db_.Exec("BEGIN IMMEDIATE", &error);
       for (auto& request : batch) {
         const StanceRecords& records = request.records;
-        for (size_t from = 0; ok && from < records.size(); from += per_entry) {
-          const size_t to = std::min(records.size(), from + per_entry);
+        for (size_t from = 0, to = 0; ok && from < records.size(); from = to) {
+          to = from + 1;
+          while (to < records.size() && to - from < per_entry &&
+                 records.Range(from, to + 1).size() <= options_.max_entry_bytes) {
+            ++to;
+          }
           insert.Bind(1, static_cast<int64_t>(to - from));
           insert.BindBlobView(2, records.Range(from, to));
           ok = insert.Run();

@@ -58,6 +58,10 @@ struct OutboxOptions {
   // An Append becomes entries of at most this many stances, so that any entry fits in a batch
   // (ingest-service sets it to --batch-size).
   size_t max_stances_per_entry = 500;
+  // And of at most this many bytes (one stance larger than that is an entry of its own), so
+  // that whole entries fill a batch well below the gRPC message limit. Entries past either bound
+  // left by an earlier ingest-service are split when the file is opened.
+  size_t max_entry_bytes = 1024 * 1024;
   // Bytes of the latest committed entries kept in memory as well, for Read.
   size_t tail_bytes = 8 * 1024 * 1024;
 };
@@ -79,7 +83,9 @@ class Outbox {
   using Done = std::function<void(const grpc::Status&)>;
   // Queues the stances for the next commit; `done` runs on the committer thread once they are
   // durable (OK) or could not be written. Refuses at once, without queueing, when the outbox would
-  // exceed its limit. Group commit: concurrent appends share one transaction and one fsync.
+  // exceed its limit: RESOURCE_EXHAUSTED (retry later) while the backlog is in the way,
+  // INVALID_ARGUMENT when there are more stances than the limit, which no retry can change.
+  // Group commit: concurrent appends share one transaction and one fsync.
   void Append(StanceRecords records, Done done);
   void Append(const std::vector<v1::Stance>& stances, Done done);
 
@@ -105,6 +111,9 @@ class Outbox {
  private:
   explicit Outbox(OutboxOptions options) : options_(std::move(options)) {}
   bool Migrate(std::string* error);
+  // Splits entries past max_stances_per_entry or max_entry_bytes, and moves every entry from the
+  // first such one on to the end, in order, with new sequence numbers (numbers never go back).
+  bool SplitOversizedEntries(std::string* error);
   void RunCommitter();
 
   struct Request {

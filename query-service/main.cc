@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -21,7 +22,8 @@
 namespace {
 
 struct Flags {
-  stancewire::CommonServiceFlags common{.listen = "0.0.0.0:7410",
+  // Loopback unless told otherwise: containers and manifests set their addresses explicitly.
+  stancewire::CommonServiceFlags common{.listen = "127.0.0.1:7410",
                                         .data_dir = STANCEWIRE_DEFAULT_DATA_DIR};
   std::string sink_listen;  // empty: the delivery stream shares --listen
   std::string store = "sqlite:data/local/query/stances.db";
@@ -29,6 +31,7 @@ struct Flags {
   std::string tls_client_ca;
   std::vector<std::string> sink_allowed_identities;
   size_t max_batch_stances = 10000;
+  bool insecure_delivery = false;
   size_t watch_queue = 1000;
   size_t watch_queue_bytes = size_t{8} << 20;
   size_t max_watchers = 1000;
@@ -64,9 +67,13 @@ int main(int argc, char** argv) {
                  "PEM CA: clients of the delivery stream must present a certificate from it")
       ->envname("STANCEWIRE_TLS_CLIENT_CA");
   app.add_option("--sink-allowed-identities", flags.sink_allowed_identities,
-                 "client certificate SANs/CNs allowed on the delivery stream (empty: any)")
+                 "client certificate SANs allowed on the delivery stream (empty: any from the CA)")
       ->envname("STANCEWIRE_SINK_ALLOWED_IDENTITIES")
       ->delimiter(',');
+  app.add_flag("--insecure-delivery", flags.insecure_delivery,
+               "accept delivery streams from peers without a client certificate or delivery "
+               "token (a laptop or a test; anyone who reaches the port can write stances)")
+      ->envname("STANCEWIRE_INSECURE_DELIVERY");
   app.add_option("--max-batch-stances", flags.max_batch_stances,
                  "largest delivery batch accepted, in stances")
       ->envname("STANCEWIRE_MAX_BATCH_STANCES")
@@ -161,8 +168,17 @@ int main(int argc, char** argv) {
   stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
                                                     flags.page_token_key, &watch_hub,
                                                     authorizer.get(), &unsent);
-  stancewire::query::StanceSinkService sink_service(
-      &writer, flags.max_batch_stances, {authorizer.get(), flags.sink_allowed_identities});
+  query_service.set_max_page_bytes(
+      std::min<size_t>(3 * 1024 * 1024, static_cast<size_t>(common.max_message_bytes) / 2));
+  stancewire::query::SinkAccess sink_access{authorizer.get(), !flags.tls_client_ca.empty(),
+                                            flags.sink_allowed_identities, flags.insecure_delivery};
+  if (flags.insecure_delivery) {
+    spdlog::warn(
+        "--insecure-delivery: the delivery stream accepts peers without a client certificate or "
+        "delivery token; anyone who can reach it can write stances");
+  }
+  stancewire::query::StanceSinkService sink_service(&writer, flags.max_batch_stances,
+                                                    std::move(sink_access));
 
   stancewire::PrepareServerBuilderPlugins();
   stancewire::LogFdLimits();

@@ -99,6 +99,30 @@ grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
   return grpc::Status::OK;
 }
 
+// Ends a page early once its stances pass `max_bytes` (keeping at least one, which fits: Ingest
+// bounds a stance's size), with the cursor of the last one kept, so that a page of large stances
+// still fits in a gRPC message and the rest follows with the next page token.
+void TrimPageToBytes(size_t max_bytes, bool serialized, StancePage* page) {
+  const size_t n = serialized ? page->serialized.size() : page->stances.size();
+  size_t bytes = 0, keep = 0;
+  for (; keep < n; ++keep) {
+    const size_t size =
+        serialized ? page->serialized[keep].size() : page->stances[keep].ByteSizeLong();
+    if (keep > 0 && bytes + size > max_bytes) break;
+    bytes += size + 8;  // the field's tag and length
+  }
+  if (keep == n) return;
+  v1::Stance last;
+  if (serialized) {
+    last.ParseFromString(page->serialized[keep - 1]);
+    page->serialized.resize(keep);
+  } else {
+    last = page->stances[keep - 1];
+    page->stances.resize(keep);
+  }
+  page->next = StanceCursor{TimestampNanos(last.published()), last.id()};
+}
+
 int32_t Clamp32(int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, INT32_MAX)); }
 
 // The wire form of a ListStancesResponse as protobuf writes it (fields in number order, defaults
@@ -266,6 +290,7 @@ grpc::Status QueryServiceImpl::ListStancesPage(const v1::ListStancesRequest& req
   options.count_total = !state || state->total < 0;
   grpc::Status status = store_->List(filter, options, page);
   if (!status.ok()) return status;
+  TrimPageToBytes(max_page_bytes_, serialized, page);
   const int64_t total = page->total ? *page->total : state->total;
   *total_size = Clamp32(total);
   next_token->clear();
@@ -315,9 +340,15 @@ grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request
   grpc::Status status = store_->ListActors(request.topic(), &actors);
   if (!status.ok()) return status;
   const size_t offset = state ? static_cast<size_t>(std::max<int64_t>(0, state->offset)) : 0;
-  const size_t end = std::min(actors.size(), offset + static_cast<size_t>(limit));
+  size_t end = std::min(actors.size(), offset + static_cast<size_t>(limit));
+  size_t bytes = 0;  // the page ends early past max_page_bytes_ (each actor carries a stance)
   for (size_t i = offset; i < end; ++i) {
     auto& a = actors[i];
+    if (i > offset && bytes + a.latest.ByteSizeLong() > max_page_bytes_) {
+      end = i;
+      break;
+    }
+    bytes += a.latest.ByteSizeLong() + 256;
     auto* out = response->add_actors();
     FillActor(a.actor, out->mutable_actor());
     out->mutable_actor()->set_mention(a.latest.actor().mention());
@@ -382,6 +413,7 @@ grpc::Status QueryServiceImpl::DoGetActorTimeline(const v1::GetActorTimelineRequ
   StancePage page;
   grpc::Status status = store_->List(filter, options, &page);
   if (!status.ok()) return status;
+  TrimPageToBytes(max_page_bytes_, /*serialized=*/false, &page);
 
   const auto* record = actors_ ? actors_->Resolve(request.actor()) : nullptr;
   if (record) {
@@ -479,7 +511,13 @@ grpc::Status QueryServiceImpl::DoListClaims(const v1::ListClaimsRequest& request
   grpc::Status status = store_->ListClaims(filter, options, &page);
   if (!status.ok()) return status;
   const int64_t total = page.total ? *page.total : state->total;
+  size_t bytes = 0;  // the page ends early past max_page_bytes_ (each claim carries a stance)
   for (auto& c : page.claims) {
+    if (response->claims_size() > 0 && bytes + c.latest.ByteSizeLong() > max_page_bytes_) {
+      page.more = true;
+      break;
+    }
+    bytes += c.latest.ByteSizeLong() + 256;
     auto* out = response->add_claims();
     FillActor(c.actor, out->mutable_actor());
     out->set_topic(c.topic);
@@ -496,7 +534,7 @@ grpc::Status QueryServiceImpl::DoListClaims(const v1::ListClaimsRequest& request
   response->set_total_size(Clamp32(total));
   if (page.more) {
     response->set_next_page_token(tokens_.Encode(
-        PageState{{}, options.offset + static_cast<int64_t>(page.claims.size()), total},
+        PageState{{}, options.offset + static_cast<int64_t>(response->claims_size()), total},
         fingerprint));
   }
   return grpc::Status::OK;

@@ -56,6 +56,11 @@ class QueryServiceImpl final : public QueryServiceBase {
   grpc::ServerWriteReactor<v1::Stance>* WatchStances(
       grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) override;
 
+  // Pages of stances (and of actors or claims, which carry one each) end early, with a next page
+  // token, once they pass this many bytes: 3 MiB, under the 4 MiB gRPC clients receive by
+  // default (query-service lowers it to half of a smaller --max-message-bytes).
+  void set_max_page_bytes(size_t bytes) { max_page_bytes_ = bytes; }
+
   // The work behind each call, callable without gRPC (unit tests, benchmarks).
   grpc::Status DoListStances(const v1::ListStancesRequest& request,
                              v1::ListStancesResponse* response);
@@ -99,6 +104,7 @@ class QueryServiceImpl final : public QueryServiceBase {
   WatchHub* watch_hub_;
   const TokenAuthorizer* authorizer_;
   MemoryBudget* budget_;
+  size_t max_page_bytes_ = 3 * 1024 * 1024;
 };
 
 }  // namespace stancewire::query

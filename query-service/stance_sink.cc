@@ -4,6 +4,7 @@
 #include <google/protobuf/wire_format_lite.h>
 #include <spdlog/spdlog.h>
 
+#include <climits>
 #include <memory>
 
 #include "common/byte_buffer.h"
@@ -234,11 +235,13 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     // Read while the stream was being ended: it can no longer be acknowledged, so it is not
     // stored either; the sender still holds it and sends it again.
     if (finished_) return;
+    if (decoded.ok()) decoded = CheckSeq(seq);
     if (!decoded.ok()) {
       spdlog::warn("delivery from {} refused: {}", peer_, decoded.error_message());
       Fail(decoded);
       return;
     }
+    last_seq_ = seq;
     ++in_store_;
     writer_->Submit(std::move(batch),
                     [this, seq](const grpc::Status& status) { OnStored(seq, status); });
@@ -290,6 +293,23 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
     MaybeRead();
   }
 
+  // Acknowledgements name a seq and cover every batch up to it, so a seq that repeats, goes
+  // back or wraps would acknowledge batches never stored: such a batch ends the stream unstored.
+  grpc::Status CheckSeq(uint64_t seq) const {
+    auto invalid = [](const std::string& why) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "DeliverBatch.seq " + why);
+    };
+    if (seq == 0) return invalid("is 0: sequence numbers start at 1");
+    if (seq > static_cast<uint64_t>(INT64_MAX)) {
+      return invalid(std::to_string(seq) + " is out of range (at most 2^63-1)");
+    }
+    if (seq <= last_seq_) {
+      return invalid(std::to_string(seq) + " does not follow " + std::to_string(last_seq_) +
+                     ": sequence numbers increase within a stream");
+    }
+    return grpc::Status::OK;
+  }
+
   // All Maybe* and Fail run with mu_ held.
   void MaybeRead() {
     if (finished_ || reading_ || read_closed_ || draining_) return;
@@ -336,6 +356,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   grpc::ByteBuffer ack_;                    // the write in progress
   std::deque<uint64_t> acks_;               // stored, waiting to be acknowledged
   size_t in_store_ = 0;                     // handed to the store writer, not yet back
+  uint64_t last_seq_ = 0;                   // of the last batch accepted on this stream
   bool reading_ = false;
   bool writing_ = false;
   bool read_closed_ = false;
@@ -355,22 +376,35 @@ class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 }  // namespace
 
 grpc::Status StanceSinkService::Admit(const grpc::CallbackServerContext& context) const {
-  if (access_.tokens) {
-    if (grpc::Status s = access_.tokens->Authorize(context, "writer"); !s.ok()) return s;
-  }
-  if (!access_.allowed_identities.empty()) {
-    auto identities = PeerIdentities(context);
-    for (const auto& id : identities) {
+  // A client certificate: the transport verified it chains to --tls-client-ca.
+  std::vector<std::string> sans;
+  bool has_certificate = false;
+  if (access_.client_certificates) {
+    auto auth = context.auth_context();
+    has_certificate = auth && auth->IsPeerAuthenticated();
+    sans = PeerSubjectAltNames(context);
+    if (has_certificate && access_.allowed_identities.empty()) return grpc::Status::OK;
+    for (const auto& san : sans) {
       for (const auto& allowed : access_.allowed_identities) {
-        if (id == allowed) return grpc::Status::OK;
+        if (san == allowed) return grpc::Status::OK;
       }
     }
+  }
+  // A token: only the delivery role, never writer (Ingest's), opens the stream.
+  const bool sent_token = context.client_metadata().count("authorization") > 0;
+  if (access_.tokens && access_.tokens->enabled() && sent_token) {
+    return access_.tokens->Authorize(context, "delivery");
+  }
+  if (has_certificate) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "client certificate identity " +
-                            (identities.empty() ? std::string("(none)") : identities.front()) +
+                        "client certificate SAN " +
+                            (sans.empty() ? std::string("(none)") : sans.front()) +
                             " is not allowed on the delivery stream");
   }
-  return grpc::Status::OK;
+  if (access_.insecure) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "the delivery stream needs a client certificate (mutual TLS) or a bearer "
+                      "token with the delivery role");
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StanceSinkService::Deliver(

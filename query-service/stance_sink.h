@@ -76,10 +76,15 @@ class StoreWriter {
 
 class DeliverReactor;
 
-// Who may open the delivery stream, beyond the transport's own checks (mutual TLS).
+// Who may open the delivery stream. The stream writes straight into the store, so it takes only
+// an authenticated peer: a verified client certificate (whose SAN is on allowed_identities, when
+// that is set) or a bearer token with the `delivery` role (a `writer` token is not enough). A peer
+// with neither is refused unless `insecure` (--insecure-delivery) lets it in.
 struct SinkAccess {
-  const TokenAuthorizer* tokens = nullptr;      // when enabled: a writer token is required
-  std::vector<std::string> allowed_identities;  // when non-empty: a client certificate SAN/CN
+  const TokenAuthorizer* tokens = nullptr;      // when enabled: a delivery token authenticates
+  bool client_certificates = false;             // the stream's port verifies client certificates
+  std::vector<std::string> allowed_identities;  // when non-empty: the certificate's SAN must match
+  bool insecure = false;                        // accept peers that present no credentials
 };
 
 // The stream is read as raw bytes and each batch is decoded straight into the vector of stances

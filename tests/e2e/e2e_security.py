@@ -10,12 +10,13 @@ import unittest
 import grpc
 
 import harness
-from stancewire.v1 import ingest_pb2, query_pb2, stance_pb2
+from stancewire.v1 import delivery_pb2, delivery_pb2_grpc, ingest_pb2, query_pb2, stance_pb2
 from swtest import health_pb2, health_pb2_grpc
 
 READER = "reader-token-0123456789abcdef"
 WRITER = "writer-token-0123456789abcdef"
 BOTH = "both-roles-token-0123456789abc"
+DELIVERY = "delivery-token-0123456789abcd"
 
 
 def openssl(*args, cwd):
@@ -37,11 +38,11 @@ class Pki:
                 cwd=self.folder)
         return self.path(f"{name}.pem")
 
-    def leaf(self, name, ca, cn=None):
+    def leaf(self, name, ca, cn=None, san=None):
         cn = cn or name
         ext = self.path(f"{name}.ext")
         with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:" + cn + "\n"
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:" + (san or cn) + "\n"
                     "extendedKeyUsage=serverAuth,clientAuth\n")
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=self.folder)
@@ -66,10 +67,16 @@ class SecurityTest(unittest.TestCase):
         cls.server_cert, cls.server_key = pki.leaf("server", "ca")
         cls.ingest_cert, cls.ingest_key = pki.leaf("ingest", "ca", cn="ingest-service")
         cls.rogue_cert, cls.rogue_key = pki.leaf("intruder", "rogue")
+        # From the right CA, CN ingest-service, but its SAN names someone else.
+        cls.impostor_cert, cls.impostor_key = pki.leaf("impostor", "ca", cn="ingest-service",
+                                                       san="impostor")
         cls.tokens = pki.path("tokens.txt")
         with open(cls.tokens, "w") as f:
             f.write(f"# role tokens for the test\n{READER} reader\n{WRITER} writer\n"
-                    f"{BOTH} reader,writer\n")
+                    f"{BOTH} reader,writer\n{DELIVERY} delivery\n")
+        cls.delivery_token_file = pki.path("delivery-token")
+        with open(cls.delivery_token_file, "w") as f:
+            f.write(DELIVERY + "\n")
 
     @classmethod
     def tearDownClass(cls):
@@ -82,12 +89,14 @@ class SecurityTest(unittest.TestCase):
         for s in self.stacks:
             s.cleanup()
 
-    def stack(self, query_args=(), ingest_args=(), sink=True, start=True):
+    def stack(self, query_args=(), ingest_args=(), sink=True, start=True, insecure=False):
         sink_port = harness.free_port()
         qargs = list(query_args)
         if sink:
             qargs += ["--sink-listen", f"127.0.0.1:{sink_port}"]
-        s = harness.Stack(query_args=qargs, ingest_args=list(ingest_args))
+        self.sink_address = f"127.0.0.1:{sink_port}" if sink else None
+        s = harness.Stack(query_args=qargs, ingest_args=list(ingest_args),
+                          insecure_delivery=insecure)
         if sink:
             # ingest-service talks to the sink port, not the API port
             s.ingest.argv[s.ingest.argv.index("--query") + 1] = f"127.0.0.1:{sink_port}"
@@ -223,25 +232,156 @@ class SecurityTest(unittest.TestCase):
         for token in (READER, WRITER, BOTH):
             self.assertNotIn(token, logs)
 
-    def test_stream_requires_a_writer_token_when_tokens_are_on(self):
+    def test_stream_requires_a_delivery_token_when_tokens_are_on(self):
+        # Reader and writer (Ingest's role) tokens do not open the stream; a delivery token does.
+        for token in (READER, WRITER):
+            with self.subTest(token=token[:6]):
+                s = self.stack(query_args=["--tokens", self.tokens],
+                               ingest_args=["--query-token", token])
+                s.start()
+                s.ingest_stub().Ingest(ingest_pb2.IngestRequest(item=self.item()), timeout=5)
+                time.sleep(2)
+                auth = [("authorization", f"Bearer {READER}")]
+                self.assertEqual(list(s.query_stub().ListStances(
+                    query_pb2.ListStancesRequest(), metadata=auth, timeout=5).stances), [])
+                self.assertIn("lacks the 'delivery' role", s.query.log())
+                s.cleanup()
+        # The delivery token from a file: it never shows in ingest-service's command line.
         s = self.stack(query_args=["--tokens", self.tokens],
-                       ingest_args=["--query-token", READER])
-        s.start()
-        s.ingest_stub().Ingest(ingest_pb2.IngestRequest(item=self.item()), timeout=5)
-        time.sleep(2)
+                       ingest_args=["--query-token-file", self.delivery_token_file]).start()
+        r = s.ingest_stub().Ingest(ingest_pb2.IngestRequest(item=self.item()), timeout=5)
         auth = [("authorization", f"Bearer {READER}")]
-        self.assertEqual(list(s.query_stub().ListStances(query_pb2.ListStancesRequest(),
-                                                         metadata=auth, timeout=5).stances), [])
-        self.assertIn("lacks the 'writer' role", s.query.log())
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            stored = s.query_stub().ListStances(query_pb2.ListStancesRequest(), metadata=auth,
+                                                timeout=5).stances
+            if stored:
+                break
+            time.sleep(0.1)
+        self.assertEqual({x.id for x in stored}, {x.id for x in r.stances})
+        with open(f"/proc/{s.ingest.proc.pid}/cmdline", "rb") as f:
+            self.assertNotIn(DELIVERY.encode(), f.read())
+        self.assertNotIn(DELIVERY, s.ingest.log() + s.query.log())
+
+    def deliver_raw(self, address, batches, metadata=None, channel=None):
+        """Opens the stream as an attacker would: returns (acknowledged seqs, error code)."""
+        with channel or grpc.insecure_channel(address) as c:
+            acks = []
+            try:
+                for ack in delivery_pb2_grpc.StanceSinkStub(c).Deliver(
+                        iter(batches), metadata=metadata, timeout=10):
+                    acks.append(ack.seq)
+            except grpc.RpcError as e:
+                return acks, e.code(), e.details()
+            return acks, None, ""
+
+    def forged(self, seq, stance_id="forged-1"):
+        return delivery_pb2.DeliverBatch(seq=seq, stances=[stance_pb2.Stance(
+            id=stance_id, item_id="forged", topic="t", position=stance_pb2.POSITION_SUPPORT,
+            actor=stance_pb2.Actor(id="TUR", name="Turkey"))])
+
+    def test_stream_refuses_anonymous_peers_unless_insecure_delivery(self):
+        for shared_port in (False, True):
+            with self.subTest(shared_port=shared_port):
+                s = self.stack(sink=not shared_port).start()
+                address = self.sink_address or s.query.address
+                acks, code, details = self.deliver_raw(address, [self.forged(1)])
+                self.assertEqual((acks, code), ([], grpc.StatusCode.UNAUTHENTICATED), details)
+                # Not even ingest-service (plaintext, no token) gets through.
+                s.ingest_stub().Ingest(ingest_pb2.IngestRequest(item=self.item()), timeout=5)
+                time.sleep(1.5)
+                self.assertEqual(s.list_all(), [])
+                self.assertNotIn("--insecure-delivery", s.query.log())
+                s.cleanup()
+        s = self.stack(insecure=True).start()
+        self.assertEqual(self.deliver_raw(self.sink_address, [self.forged(1)])[:2], ([1], None))
+        self.assertIn("--insecure-delivery", s.query.log())
+
+    def test_stream_with_tokens_refuses_writer_tokens_and_several_authorization_headers(self):
+        s = self.stack(query_args=["--tokens", self.tokens]).start()
+        bearer = lambda t: ("authorization", f"Bearer {t}")  # noqa: E731
+        cases = [
+            ([bearer(WRITER)], grpc.StatusCode.PERMISSION_DENIED),
+            ([bearer(DELIVERY), bearer(WRITER)], grpc.StatusCode.UNAUTHENTICATED),
+            ([bearer(WRITER), bearer(DELIVERY)], grpc.StatusCode.UNAUTHENTICATED),
+        ]
+        for metadata, code in cases:
+            with self.subTest(metadata=[m[1][7:13] for m in metadata]):
+                acks, got, details = self.deliver_raw(self.sink_address, [self.forged(1)],
+                                                      metadata=metadata)
+                self.assertEqual((acks, got), ([], code), details)
+        with self.assertRaises(grpc.RpcError) as e:
+            s.query_stub().ListStances(query_pb2.ListStancesRequest(),
+                                       metadata=[bearer(READER), bearer(READER)], timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("several", e.exception.details())
+        stored = lambda: [x.id for x in s.query_stub().ListStances(  # noqa: E731
+            query_pb2.ListStancesRequest(), metadata=[bearer(READER)], timeout=5).stances]
+        self.assertEqual(stored(), [])
+        self.assertEqual(self.deliver_raw(self.sink_address, [self.forged(1)],
+                                          metadata=[bearer(DELIVERY)])[:2], ([1], None))
+        self.assertEqual(stored(), ["forged-1"])
+
+    def test_stream_checks_sequence_numbers(self):
+        s = self.stack(insecure=True).start()
+        cases = [
+            ([0], [], "is 0"),
+            ([3, 3], [3], "does not follow 3"),
+            ([5, 2], [5], "does not follow 5"),
+            ([2**64 - 1], [], "out of range"),
+        ]
+        for n, (seqs, acked, words) in enumerate(cases):
+            with self.subTest(seqs=seqs):
+                batches = [self.forged(q, f"seq-{n}-{i}") for i, q in enumerate(seqs)]
+                acks, code, details = self.deliver_raw(self.sink_address, batches)
+                self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, details)
+                self.assertIn(words, details)
+                # The good batch before a bad one may be stored before the stream ends
+                # without its acknowledgement; a bad batch is never acknowledged.
+                self.assertLessEqual(set(acks), set(acked))
+        # Only the batches before each bad one were stored (their commits may still be running).
+        s.wait_for_ids({"seq-1-0", "seq-2-0"}, timeout=10)
+        self.assertEqual({x.id for x in s.list_all()}, {"seq-1-0", "seq-2-0"})
+
+    def test_allow_list_matches_the_san_not_a_cn(self):
+        mtls = ["--tls-cert", self.server_cert, "--tls-key", self.server_key,
+                "--tls-client-ca", self.ca, "--sink-allowed-identities", "ingest-service"]
+        s = self.stack(query_args=mtls).start()
+        impostor = self.tls_channel(self.sink_address, cert=self.impostor_cert,
+                                    key=self.impostor_key)
+        acks, code, details = self.deliver_raw(None, [self.forged(1)], channel=impostor)
+        self.assertEqual((acks, code), ([], grpc.StatusCode.PERMISSION_DENIED), details)
+        genuine = self.tls_channel(self.sink_address, cert=self.ingest_cert, key=self.ingest_key)
+        self.assertEqual(self.deliver_raw(None, [self.forged(1)], channel=genuine)[:2],
+                         ([1], None))
+
+    def test_both_services_listen_on_loopback_by_default(self):
+        for binary, default in ((harness.QUERY_BIN, "127.0.0.1:7410"),
+                                (harness.INGEST_BIN, "127.0.0.1:7400")):
+            out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
+            line = next(x for x in out.stdout.splitlines() if "--listen" in x and "health" not in x
+                        and "sink" not in x)
+            self.assertIn(default, line)
+            self.assertNotIn("0.0.0.0", out.stdout)
 
     def test_bad_security_files_fail_at_start_with_a_clear_message(self):
-        bad_tokens = self.pki.path("bad-tokens.txt")
-        with open(bad_tokens, "w") as f:
-            f.write(f"{READER} reader\nshort admin\n")
+        def tokens_file(name, text):
+            path = self.pki.path(name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+        bad_tokens = tokens_file("bad-tokens.txt", f"{READER} reader\nshort admin\n")
+        reversed_line = tokens_file("reversed.txt", f"{READER} reader\nwriter {WRITER}\n")
+        unknown_role = tokens_file("unknown.txt", f"{READER} {WRITER}\n")
+        duplicate = tokens_file("duplicate.txt", f"{READER} reader\n# again\n{READER} writer\n")
         cases = [
             (["--tls-cert", self.server_cert, "--tls-key", self.ingest_key], "does not match"),
             (["--tls-cert", self.pki.path("missing.pem"), "--tls-key", self.server_key], "cannot be read"),
             (["--tokens", bad_tokens], "bad-tokens.txt:2"),
+            (["--tokens", reversed_line], "reversed.txt:2: starts with a role"),
+            (["--tokens", unknown_role], "unknown.txt:1: unknown role"),
+            (["--tokens", duplicate], "duplicate.txt:3: token repeats the one on line 1"),
+            (["--query-token-file", self.pki.path("missing-token")], "missing-token: cannot be read"),
         ]
         for args, words in cases:
             with self.subTest(words=words):
@@ -249,6 +389,8 @@ class SecurityTest(unittest.TestCase):
                 s.ingest.start(wait=False)
                 self.assertNotEqual(s.ingest.proc.wait(timeout=20), 0)
                 self.assertIn(words, s.ingest.log())
+                for token in (READER, WRITER):
+                    self.assertNotIn(token, s.ingest.log())
 
 
 if __name__ == "__main__":

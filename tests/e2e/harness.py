@@ -88,7 +88,7 @@ def wait_serving(address, timeout=30, proc=None, log_path=None, service=""):
 class Stack:
     """query-service plus ingest-service wired together, each in its own working folder."""
 
-    def __init__(self, workdir=None, query_args=(), ingest_args=()):
+    def __init__(self, workdir=None, query_args=(), ingest_args=(), insecure_delivery=True):
         self.tmp = None
         if workdir is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="stancewire-e2e-")
@@ -99,7 +99,10 @@ class Stack:
         self.outbox_path = os.path.join(workdir, "ingest", "outbox.db")
         self.query = Service("query-service", [
             QUERY_BIN, "--listen", f"127.0.0.1:{self.query_port}",
-            "--store", f"sqlite:{self.store_path}", *query_args], workdir, self.query_port)
+            "--store", f"sqlite:{self.store_path}",
+            # Plaintext loopback tests: the stream takes peers without credentials only so.
+            *(["--insecure-delivery"] if insecure_delivery else []),
+            *query_args], workdir, self.query_port)
         self.ingest = Service("ingest-service", [
             INGEST_BIN, "--listen", f"127.0.0.1:{self.ingest_port}",
             "--query", f"127.0.0.1:{self.query_port}", "--outbox", self.outbox_path,

@@ -139,6 +139,87 @@ TEST_F(OutboxTest, RefusesPastTheLimitWithResourceExhausted) {
   EXPECT_TRUE(AppendAndWait(2, "b").ok());
 }
 
+TEST_F(OutboxTest, AnAppendLargerThanTheLimitCanNeverFit) {
+  Reopen();  // limit 5
+  grpc::Status s = AppendAndWait(6, "a");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("can never succeed"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find("retry later"), std::string::npos) << s.error_message();
+  EXPECT_EQ(outbox_->pending_stances(), 0);
+  EXPECT_TRUE(AppendAndWait(5, "b").ok());
+}
+
+// Entries are bounded in bytes as well as in stances, so that any batch of whole entries stays
+// under the gRPC message limit.
+TEST_F(OutboxTest, SplitsAppendsIntoEntriesBoundedInBytes) {
+  options_.max_pending_stances = 100;
+  options_.max_stances_per_entry = 100;
+  StanceRecords all;
+  for (const auto& s : Stances(10, "a")) all.Add(s);
+  options_.max_entry_bytes = all.bytes().size() / 3;  // about three stances per entry
+  Reopen();
+  ASSERT_TRUE(AppendAndWait(10, "a").ok());
+  std::vector<std::string> ids;
+  size_t entries = 0, from = 0;
+  for (uint64_t after = 0;;) {
+    OutboxBatch entry = Read(after, 1);  // one entry at a time
+    if (entry.stances == 0) break;
+    ++entries;
+    EXPECT_LE(entry.records.size(), options_.max_entry_bytes);
+    // Greedy: the next stance would not have fitted.
+    if (from + entry.stances < all.size()) {
+      EXPECT_GT(all.Range(from, from + entry.stances + 1).size(), options_.max_entry_bytes);
+    }
+    from += entry.stances;
+    for (auto& id : Ids(entry)) ids.push_back(id);
+    after = entry.last_seq;
+  }
+  EXPECT_GE(entries, 3u);
+  EXPECT_EQ(ids.size(), 10u);
+  EXPECT_EQ(ids.front(), "a0");
+  EXPECT_EQ(ids.back(), "a9");
+}
+
+// An outbox written before entries were bounded in bytes may hold one larger than a gRPC message:
+// opening it splits that entry, moving it and what follows to the end in order, so that it drains.
+TEST_F(OutboxTest, SplitsOversizedEntriesLeftByAnEarlierVersionWhenOpened) {
+  options_.max_pending_stances = 100;
+  options_.max_stances_per_entry = 100;
+  options_.max_entry_bytes = 1 << 30;  // as before: no byte bound
+  Reopen();
+  ASSERT_TRUE(AppendAndWait(2, "a").ok());
+  ASSERT_TRUE(AppendAndWait(8, "big").ok());  // one entry of 8
+  ASSERT_TRUE(AppendAndWait(2, "c").ok());
+  const uint64_t before = outbox_->last_committed_seq();
+  StanceRecords big;
+  for (const auto& s : Stances(8, "big")) big.Add(s);
+  options_.max_entry_bytes = big.bytes().size() / 3;  // the entry of 8 becomes three or four
+  Reopen();
+  EXPECT_EQ(outbox_->pending_stances(), 12);
+  std::vector<std::string> ids;
+  std::vector<uint64_t> seqs;
+  for (uint64_t after = 0;;) {
+    OutboxBatch entry = Read(after, 1);
+    if (entry.stances == 0) break;
+    EXPECT_LE(entry.records.size(), options_.max_entry_bytes);
+    for (auto& id : Ids(entry)) ids.push_back(id);
+    seqs.push_back(entry.last_seq);
+    after = entry.last_seq;
+  }
+  std::vector<std::string> expected;
+  for (const auto& s : Stances(2, "a")) expected.push_back(s.id());
+  for (const auto& s : Stances(8, "big")) expected.push_back(s.id());
+  for (const auto& s : Stances(2, "c")) expected.push_back(s.id());
+  EXPECT_EQ(ids, expected);        // nothing lost, same order
+  ASSERT_GE(seqs.size(), 5u);      // a; big in three or more; c
+  EXPECT_EQ(seqs[0], before - 2);  // the entry before the oversized one keeps its number
+  EXPECT_GT(seqs[1], before);      // the rest moved past every number used
+  ASSERT_TRUE(AppendAndWait(1, "d").ok());
+  EXPECT_GT(outbox_->last_committed_seq(), seqs.back());
+  Reopen();  // nothing oversized is left: the numbers stay
+  EXPECT_EQ(Read(seqs[0], 1).last_seq, seqs[1]);
+}
+
 TEST_F(OutboxTest, SurvivesReopenAndNeverReusesSequenceNumbers) {
   Reopen();
   ASSERT_TRUE(AppendAndWait(2, "a").ok());

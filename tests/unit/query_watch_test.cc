@@ -42,7 +42,9 @@ class WatchTest : public ::testing::Test {
     service_ = std::make_unique<QueryServiceImpl>(store_.get(), nullptr, "key", hub_.get(), nullptr,
                                                   budget);
     writer_ = std::make_unique<StoreWriter>(store_.get(), hub_.get());
-    sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000);
+    SinkAccess access;
+    access.insecure = true;  // a plaintext loopback test
+    sink_ = std::make_unique<StanceSinkService>(writer_.get(), 1000, access);
     PrepareServerBuilderPlugins();
     ServerOptions server_options;
     server_options.listen = "127.0.0.1:0";

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
 
 #include "common/grpc_server.h"
+#include "common/security.h"
 #include "common/sqlite_db.h"
 #include "ingest-service/forwarder.h"
 #include "ingest-service/outbox.h"
@@ -43,7 +45,9 @@ class DeliveryTest : public ::testing::Test {
 
   void StartServer(int port) {
     writer_ = std::make_unique<query::StoreWriter>(store_.get());
-    sink_ = std::make_unique<query::StanceSinkService>(writer_.get(), 1000);
+    query::SinkAccess access;
+    access.insecure = true;  // a plaintext loopback test
+    sink_ = std::make_unique<query::StanceSinkService>(writer_.get(), 1000, access);
     PrepareServerBuilderPlugins();
     ServerOptions options;
     options.listen = "127.0.0.1:" + std::to_string(port);
@@ -211,4 +215,102 @@ TEST_F(DeliveryTest, DrainAcknowledgesWhatItStoredThenEndsTheStreamAndRefusesNew
 }
 
 }  // namespace
+// A batch whose seq is 0, repeats, goes back or is past the outbox's range would let an
+// acknowledgement cover batches that were never stored: it ends the stream, and nothing from it
+// is stored.
+TEST_F(DeliveryTest, RefusesSequenceNumbersThatAreZeroRepeatGoBackOrWrap) {
+  StartServer(0);
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = v1::StanceSink::NewStub(channel);
+  auto batch_of = [](uint64_t seq, const std::string& id) {
+    v1::DeliverBatch batch;
+    batch.set_seq(seq);
+    *batch.add_stances() = MakeStance(id, "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 1);
+    return batch;
+  };
+  // Each case: the batches sent on one stream; all but the last are acknowledged.
+  const std::vector<std::pair<std::vector<uint64_t>, std::string>> cases = {
+      {{0}, "is 0"},
+      {{5, 5}, "does not follow 5"},
+      {{9, 4}, "does not follow 9"},
+      {{UINT64_MAX}, "out of range"},
+      {{uint64_t{1} << 63}, "out of range"},
+  };
+  int n = 0;
+  std::set<std::string> expected;
+  for (const auto& [seqs, message] : cases) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto stream = stub->Deliver(&context);
+    v1::DeliverAck ack;
+    for (size_t i = 0; i + 1 < seqs.size(); ++i) {
+      const std::string id = "good" + std::to_string(n++);
+      ASSERT_TRUE(stream->Write(batch_of(seqs[i], id)));
+      ASSERT_TRUE(stream->Read(&ack));
+      EXPECT_EQ(ack.seq(), seqs[i]);
+      expected.insert(id);
+    }
+    stream->Write(batch_of(seqs.back(), "bad" + std::to_string(n++)));
+    EXPECT_FALSE(stream->Read(&ack));
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << message;
+    EXPECT_NE(status.error_message().find(message), std::string::npos) << status.error_message();
+  }
+  EXPECT_EQ(StoredIds(), expected);
+}
+
+// Without --insecure-delivery, a peer with neither a client certificate nor a delivery token is
+// refused, and an Ingest writer token is not a delivery token.
+TEST_F(DeliveryTest, RefusesPeersWithoutDeliveryCredentials) {
+  const std::filesystem::path tokens = dir_ / "tokens";
+  {
+    std::ofstream out(tokens);
+    out << "writer-token-0123456789 writer\ndelivery-token-0123456 delivery\n";
+  }
+  std::string error;
+  auto authorizer = TokenAuthorizer::Load(tokens.string(), &error);
+  ASSERT_TRUE(authorizer) << error;
+  for (bool with_tokens : {false, true}) {
+    writer_ = std::make_unique<query::StoreWriter>(store_.get());
+    query::SinkAccess access;
+    if (with_tokens) access.tokens = authorizer.get();
+    sink_ = std::make_unique<query::StanceSinkService>(writer_.get(), 1000, access);
+    PrepareServerBuilderPlugins();
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    server_ = stancewire::StartServer(options, {sink_.get()}, &port_);
+    ASSERT_TRUE(server_);
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = v1::StanceSink::NewStub(channel);
+    auto deliver = [&](const std::string& token, uint64_t seq) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+      auto stream = stub->Deliver(&context);
+      v1::DeliverBatch batch;
+      batch.set_seq(seq);
+      *batch.add_stances() =
+          MakeStance("s" + std::to_string(seq), "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 1);
+      stream->Write(batch);
+      stream->WritesDone();
+      v1::DeliverAck ack;
+      while (stream->Read(&ack)) {
+      }
+      return stream->Finish();
+    };
+    grpc::Status anonymous = deliver("", 1);
+    EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << anonymous.error_message();
+    if (with_tokens) {
+      EXPECT_EQ(deliver("writer-token-0123456789", 2).error_code(),
+                grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_TRUE(deliver("delivery-token-0123456", 3).ok());
+    }
+    StopServer();
+  }
+  EXPECT_EQ(StoredIds(), std::set<std::string>{"s3"});
+}
+
 }  // namespace stancewire
