@@ -20,6 +20,8 @@ struct ServerOptions {
   int max_concurrent_streams = 100;  // per connection
   std::chrono::seconds keepalive_time{30};
   std::chrono::seconds keepalive_timeout{10};
+  // Server reflection (grpcurl's discovery); off for the health-only port.
+  bool reflection = true;
 };
 
 // Registers reflection and the health service's descriptor, and turns off abseil's mutex deadlock
