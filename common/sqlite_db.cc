@@ -115,4 +115,17 @@ bool EnsureParentDirectory(const std::string& path, std::string* error) {
   return true;
 }
 
+bool CheckNotTruncated(const std::string& path, std::string* error) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > 0) return true;  // missing (new), or not a regular file: Open will say
+  // With WAL, a store's content may still be in PATH-wal alone, before its first checkpoint.
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  if (!ec && wal > 0) return true;
+  *error = path +
+           " is an empty file (0 bytes), not a database: restore it from a backup, or delete it "
+           "to start with an empty one";
+  return false;
+}
+
 }  // namespace stancewire

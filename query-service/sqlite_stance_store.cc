@@ -744,7 +744,7 @@ constexpr int kWriterCheckpointPages = 65536;
 std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& path,
                                                            std::string* error,
                                                            StanceIdIndex::HashFunction id_hash) {
-  if (!EnsureParentDirectory(path, error)) return nullptr;
+  if (!EnsureParentDirectory(path, error) || !CheckNotTruncated(path, error)) return nullptr;
   std::unique_ptr<SqliteStanceStore> store(new SqliteStanceStore(path));
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged
