@@ -9,7 +9,8 @@ namespace stancewire {
 SqliteStatement::SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
   if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt_, nullptr) != SQLITE_OK) {
-    error_ = std::string(sqlite3_errmsg(db)) + " in: " + std::string(sql);
+    // SQLite's reason only: the statement text must not reach logs or clients.
+    error_ = sqlite3_errmsg(db);
     stmt_ = nullptr;
   }
 }

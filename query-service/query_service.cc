@@ -65,7 +65,17 @@ grpc::Status CheckText(const char* field, const std::string& value) {
   return grpc::Status::OK;
 }
 
-grpc::Status CheckTopic(const std::string& topic) { return CheckText("topic", topic); }
+// Condition and topic filters match word by word.
+grpc::Status CheckWords(const char* field, const std::string& value) {
+  if (auto s = CheckText(field, value); !s.ok()) return s;
+  if (const size_t n = SplitWords(value).size(); n > kMaxFilterWords) {
+    return Invalid(std::string(field) + " has " + std::to_string(n) + " words, over the limit of " +
+                   std::to_string(kMaxFilterWords));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckTopic(const std::string& topic) { return CheckWords("topic", topic); }
 
 grpc::Status CheckTimestamp(const char* field, const Timestamp& ts) {
   if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
@@ -205,12 +215,12 @@ void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filt
 
 template <typename Request>
 grpc::Status QueryServiceImpl::MakeFilter(const Request& r, StanceFilter* filter) const {
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"actor", &r.actor()},
-                              {"condition", &r.condition()},
-                              {"topic", &r.topic()},
-                              {"outlet", &r.outlet()}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"actor", &r.actor()}, {"outlet", &r.outlet()}}) {
     if (auto s = CheckText(field, *value); !s.ok()) return s;
   }
+  if (auto s = CheckWords("condition", r.condition()); !s.ok()) return s;
+  if (auto s = CheckTopic(r.topic()); !s.ok()) return s;
   if (!v1::Position_IsValid(r.position())) {
     return Invalid("position " + std::to_string(r.position()) +
                    " is not a Position: use POSITION_SUPPORT, POSITION_OPPOSE, "
@@ -517,7 +527,7 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, grpc::Sta
   return reactor;
 }
 
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
+class RefusedWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -535,47 +545,58 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerCont
   return Answer<v1::ListStancesResponse>(context, status);
 }
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* QueryServiceImpl::AnswerRaw(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& request_bytes,
+    grpc::ByteBuffer* response_bytes,
+    grpc::Status (QueryServiceImpl::*work)(const Request&, Response*)) {
+  grpc::Status status = Authorize(*context);
+  Request request;
+  if (status.ok()) status = ParseRequest(request_bytes, &request);
+  Response response;
+  if (status.ok()) status = (this->*work)(request, &response);
+  bool own = false;
+  if (status.ok()) {
+    status = grpc::SerializationTraits<Response>::Serialize(response, response_bytes, &own);
+  }
+  return Answer<Response>(context, status);
+}
+
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
-                                                       const v1::ListActorsRequest* request,
-                                                       v1::ListActorsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListActorsResponse>(context,
-                                        allowed.ok() ? DoListActors(*request, response) : allowed);
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListActors);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
-                                                           const v1::ListConditionsRequest* request,
-                                                           v1::ListConditionsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListConditionsResponse>(
-      context, allowed.ok() ? DoListConditions(*request, response) : allowed);
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListConditions);
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
-    grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
-    v1::GetActorTimelineResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  return Answer<v1::GetActorTimelineResponse>(
-      context, allowed.ok() ? DoGetActorTimeline(*request, response) : allowed);
+grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoGetActorTimeline);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
-                                                       const v1::ListClaimsRequest* request,
-                                                       v1::ListClaimsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  return Answer<v1::ListClaimsResponse>(context,
-                                        allowed.ok() ? DoListClaims(*request, response) : allowed);
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListClaims);
 }
 
-grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(
-    grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* QueryServiceImpl::WatchStances(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes) {
   if (grpc::Status allowed = Authorize(*context); !allowed.ok()) return new RefusedWatch(allowed);
   if (!watch_hub_) {
     return new RefusedWatch(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                          "WatchStances is not enabled on this server"));
   }
+  v1::WatchStancesRequest request;
+  if (auto s = ParseRequest(*request_bytes, &request); !s.ok()) return new RefusedWatch(s);
   std::optional<StanceMatcher> matcher;
-  if (auto s = MakeWatchMatcher(*request, &matcher); !s.ok()) return new RefusedWatch(s);
+  if (auto s = MakeWatchMatcher(request, &matcher); !s.ok()) return new RefusedWatch(s);
   return watch_hub_->Watch(context, std::move(*matcher));
 }
 

@@ -258,8 +258,12 @@ CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published, st
 // The migration after which BackfillFromBodies runs (1-based: the version it produces).
 constexpr int64_t kBackfillAfterVersion = 2;
 
+// A store failure reaches the client as a generic INTERNAL: SQLite's message can name tables,
+// columns and SQL, so it goes to the log only.
 grpc::Status Internal(const std::string& what, const std::string& detail) {
-  return grpc::Status(grpc::StatusCode::INTERNAL, "store: " + what + ": " + detail);
+  spdlog::error("store: {} failed: {}", what, detail);
+  return grpc::Status(grpc::StatusCode::INTERNAL,
+                      "store: " + what + " failed (the reason is in query-service's log)");
 }
 
 // Escapes LIKE wildcards so that user words match literally.

@@ -1,5 +1,6 @@
 #include "query-service/watch_hub.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -12,7 +13,7 @@ namespace {
 // library never runs OnWriteDone or OnDone inline from StartWrite or Finish, so this cannot
 // deadlock, and it keeps "finished" and "writing" consistent across the store's thread and the
 // gRPC threads.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                            public WatchHub::Subscriber {
  public:
   WatchReactor(WatchHub* hub, StanceMatcher matcher, std::string peer)
@@ -77,7 +78,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
  private:
   void WriteNextLocked() {
     if (writing_ || queue_.empty()) return;
-    current_ = std::move(queue_.front());
+    bool own = false;
+    current_.Clear();
+    (void)grpc::SerializationTraits<v1::Stance>::Serialize(queue_.front(), &current_, &own);
     queue_.pop_front();
     writing_ = true;
     StartWrite(&current_);
@@ -98,7 +101,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
   bool subscribed_ = true;
   std::mutex mu_;
   std::deque<v1::Stance> queue_;
-  v1::Stance current_;
+  grpc::ByteBuffer current_;
   bool writing_ = false;
   bool finished_ = false;
 };
@@ -138,8 +141,8 @@ void WatchHub::Publish(const std::vector<v1::Stance>& stances) {
   for (auto* s : subscribers_) s->Offer(ptrs);
 }
 
-grpc::ServerWriteReactor<v1::Stance>* WatchHub::Watch(grpc::CallbackServerContext* context,
-                                                      StanceMatcher matcher) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::Watch(grpc::CallbackServerContext* context,
+                                                            StanceMatcher matcher) {
   return new WatchReactor(this, std::move(matcher), context->peer());
 }
 

@@ -224,6 +224,18 @@ TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
 std::string Flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   EXPECT_TRUE(buffer.Dump(&slices).ok());
+      {[](auto* r) { r->mutable_published_before()->set_seconds(INT64_MAX); },
+       "published_before is not a valid timestamp"},
+      {[](auto* r) {
+         std::string many;
+         for (int i = 0; i < 512; ++i) many += "w" + std::to_string(i) + " ";
+         r->set_condition(many.substr(0, 1024));
+       },
+       "words, over the limit of 32"},
+      {[](auto* r) {
+         r->set_topic("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7");
+       },
+       "topic has 33 words, over the limit of 32"},
   std::string out;
   for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
