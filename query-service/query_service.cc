@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/byte_buffer.h"
+#include "common/timestamps.h"
 #include "common/utf8.h"
 #include "query-service/stance_match.h"
 
@@ -77,29 +78,26 @@ grpc::Status CheckWords(const char* field, const std::string& value) {
 
 grpc::Status CheckTopic(const std::string& topic) { return CheckWords("topic", topic); }
 
-grpc::Status CheckTimestamp(const char* field, const Timestamp& ts) {
-  if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999999999) {
-    return Invalid(std::string(field) + " is not a valid timestamp (seconds " +
-                   std::to_string(ts.seconds()) + ", nanos " + std::to_string(ts.nanos()) +
-                   "): use 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
-  }
-  return grpc::Status::OK;
-}
-
-// published_after / published_before, shared by every request that has them.
+// published_after / published_before, shared by every request that has them. Bounds past the
+// range of stored publication times saturate in TimestampNanos, which still compares correctly
+// with every stored stance (all lie inside it; see common/timestamps.h).
 template <typename Request>
 grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
   if (r.has_published_after()) {
-    if (auto s = CheckTimestamp("published_after", r.published_after()); !s.ok()) return s;
+    if (auto p = TimestampProblem("published_after", r.published_after()); !p.empty()) {
+      return Invalid(p);
+    }
     filter->published_after_nanos = TimestampNanos(r.published_after());
   }
   if (r.has_published_before()) {
-    if (auto s = CheckTimestamp("published_before", r.published_before()); !s.ok()) return s;
+    if (auto p = TimestampProblem("published_before", r.published_before()); !p.empty()) {
+      return Invalid(p);
+    }
     filter->published_before_nanos = TimestampNanos(r.published_before());
   }
-  if (filter->published_after_nanos && filter->published_before_nanos &&
-      *filter->published_after_nanos >= *filter->published_before_nanos) {
+  // Compared as timestamps: two bounds beyond 2262 saturate to the same nanoseconds.
+  if (r.has_published_after() && r.has_published_before() &&
+      r.published_after() >= r.published_before()) {
     return Invalid("published_after (" + TimeUtil::ToString(r.published_after()) +
                    ") must be earlier than published_before (" +
                    TimeUtil::ToString(r.published_before()) +

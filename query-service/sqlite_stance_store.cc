@@ -539,7 +539,12 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
 }
 
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000000LL + ts.nanos();
+  int64_t nanos = 0;
+  if (__builtin_mul_overflow(ts.seconds(), int64_t{1000000000}, &nanos) ||
+      __builtin_add_overflow(nanos, int64_t{ts.nanos()}, &nanos)) {
+    return ts.seconds() < 0 ? INT64_MIN : INT64_MAX;
+  }
+  return nanos;
 }
 
 // What the writer connection keeps between transactions: its statements, prepared once, and what
