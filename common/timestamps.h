@@ -41,4 +41,18 @@ inline std::string PublishedProblem(const std::string& field,
          "stancewire stores";
 }
 
+// Moves `ts` to the nearest publication time PublishedProblem accepts (nanos into 0..999999999,
+// seconds into 1678..2261).
+inline void ClampPublished(google::protobuf::Timestamp* ts) {
+  if (ts->nanos() < 0) ts->set_nanos(0);
+  if (ts->nanos() > 999999999) ts->set_nanos(999999999);
+  if (ts->seconds() < kMinPublishedSeconds) {
+    ts->set_seconds(kMinPublishedSeconds);
+    ts->set_nanos(0);
+  } else if (ts->seconds() >= kEndPublishedSeconds) {
+    ts->set_seconds(kEndPublishedSeconds - 1);
+    ts->set_nanos(999999999);
+  }
+}
+
 }  // namespace stancewire

@@ -3,6 +3,7 @@ the CLI), over-long filters, unparsable requests to every QueryService method, n
 in any status, and the health-only port serving health alone."""
 import json
 import os
+import sqlite3
 import subprocess
 import unittest
 
@@ -228,40 +229,53 @@ class LimitsTest(unittest.TestCase):
         self.assertTrue(r.entries)
 
 
-class UnprintableStanceTest(unittest.TestCase):
-    """`stancewire list --format json` fails loudly, never with a truncated line and status 0."""
+class OutOfRangeStanceTest(unittest.TestCase):
+    """A stance with a publication time out of range that gets past Ingest anyway: over the
+    stream it is clamped (refusing it would block delivery behind it); in a store file it makes
+    `stancewire list --format json` fail loudly, never print a truncated line with status 0."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack().start()
+    def test_stream_clamps_and_the_cli_never_prints_a_truncated_line(self):
+        stack = harness.Stack()
+        try:
+            stack.start()
+            stance = stance_pb2.Stance(id="lim-unprintable", item_id="lim-unprintable-item",
+                                       actor={"id": "TUR", "name": "Turkey"},
+                                       outlet="Unprintable", position=stance_pb2.POSITION_OPPOSE)
+            stance.published.seconds = INT64_MAX
+            # Straight over the stream, as an outbox written before Ingest checked times would.
+            sink = delivery_pb2_grpc.StanceSinkStub(stack.channel(stack.query.address))
+            acks = list(sink.Deliver(iter([delivery_pb2.DeliverBatch(seq=1, stances=[stance])]),
+                                     timeout=10))
+            self.assertEqual([a.seq for a in acks], [1])
+            stored = stack.query_stub().ListStances(query_pb2.ListStancesRequest(
+                outlet="Unprintable", published_after=ts("2261-01-01T00:00:00Z")),
+                timeout=5).stances
+            self.assertEqual([s.id for s in stored], ["lim-unprintable"])
+            self.assertEqual(stored[0].published.ToJsonString(), "2261-12-31T23:59:59.999999999Z")
+            self.assertIn("stance lim-unprintable of item lim-unprintable-item: publication time "
+                          "out of range, stored as 2261-12-31T23:59:59.999999999Z",
+                          stack.query.log())
+            r = cli(stack, "--format", "json", "--all")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([json.loads(line)["id"] for line in r.stdout.splitlines()],
+                             ["lim-unprintable"])
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.cleanup()
-
-    def test_cli_json_never_prints_a_truncated_line(self):
-        # A stance with a timestamp JSON cannot print reaches the store the way an outbox written
-        # before Ingest validated timestamps would deliver it: straight over the stream.
-        stance = stance_pb2.Stance(id="lim-unprintable", item_id="lim-unprintable-item",
-                                   actor={"id": "TUR", "name": "Turkey"}, outlet="Unprintable",
-                                   position=stance_pb2.POSITION_OPPOSE)
-        stance.published.seconds = INT64_MAX
-        sink = delivery_pb2_grpc.StanceSinkStub(self.stack.channel(self.stack.query.address))
-        acks = list(sink.Deliver(iter([delivery_pb2.DeliverBatch(seq=1, stances=[stance])]),
-                                 timeout=10))
-        self.assertEqual([a.seq for a in acks], [1])
-        # Ordered and filtered without overflow: it is later than anything else stored.
-        self.assertEqual(self.stack.query_stub().ListStances(query_pb2.ListStancesRequest(
-            outlet="Unprintable", published_after=ts("2261-01-01T00:00:00Z")),
-            timeout=5).stances[0].id, "lim-unprintable")
-        r = cli(self.stack, "--format", "json", "--all")
-        self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn("stance lim-unprintable cannot be printed as JSON", r.stderr)
-        for line in r.stdout.splitlines():
-            json.loads(line)  # every line printed is whole JSON
-        self.assertNotIn("lim-unprintable", r.stdout)
-        r = cli(self.stack, "--all")  # text format prints it
-        self.assertEqual(r.returncode, 0, r.stderr)
+            # A store written by hand (or by an older query-service) can still hold such a body.
+            stack.query.stop()
+            with sqlite3.connect(stack.store_path) as db:
+                db.execute("UPDATE stances SET body = ? WHERE id = ?",
+                           (stance.SerializeToString(), "lim-unprintable"))
+            db.close()
+            stack.query.start()
+            r = cli(stack, "--format", "json", "--all")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("stance lim-unprintable cannot be printed as JSON", r.stderr)
+            self.assertEqual(r.stdout, "")  # nothing half-printed
+            r = cli(stack, "--all")  # the text format prints it
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("Turkey", r.stdout)
+        finally:
+            stack.cleanup()
 
 
 class HealthPortTest(unittest.TestCase):
