@@ -1,7 +1,9 @@
 // stancewire: command-line client for ingest-service and query-service.
 //   stancewire ingest [--ingest HOST:PORT] FILE...    send NewsItem JSON Lines to Ingest
-//   stancewire list [--query HOST:PORT] [--actor A] [--condition C] [--all] [--format text|json]
+//   stancewire list [--query HOST:PORT] [--actor A] [--condition C] [--published-after T]
+//                   [--published-before T] [--all] [--format text|json]
 //   stancewire wait-ready --target HOST:PORT [--timeout S]   poll grpc.health.v1 until SERVING
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "common/json_lines.h"
+#include "common/timestamps.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "stancewire/v1/ingest.grpc.pb.h"
 #include "stancewire/v1/query.grpc.pb.h"
@@ -102,12 +105,36 @@ int List(const std::string& target, v1::ListStancesRequest request, bool all,
       return 1;
     }
     for (const auto& s : response.stances()) {
-      std::cout << (format == "json" ? stancewire::ToJsonLine(s) : DescribeStance(s)) << "\n";
+      if (format != "json") {
+        std::cout << DescribeStance(s) << "\n";
+        continue;
+      }
+      std::string line, error;
+      if (!stancewire::ToJsonLine(s, &line, &error)) {
+        std::cout.flush();
+        std::cerr << "stance " << s.id() << " cannot be printed as JSON: " << error << "\n";
+        return 1;
+      }
+      std::cout << line << "\n";
     }
     if (!all || response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());
   }
   return 0;
+}
+
+// Parses an RFC 3339 time ("2025-10-01T00:00:00Z") for a filter; false with the reason printed.
+bool ParseTime(const std::string& flag, const std::string& text, google::protobuf::Timestamp* ts) {
+  if (!google::protobuf::util::TimeUtil::FromString(text, ts)) {
+    std::cerr << flag << ": '" << text
+              << "' is not an RFC 3339 time in 0001..9999 (e.g. 2025-10-01T00:00:00Z)\n";
+    return false;
+  }
+  if (std::string problem = stancewire::TimestampProblem(flag, *ts); !problem.empty()) {
+    std::cerr << problem << "\n";
+    return false;
+  }
+  return true;
 }
 
 int WaitReady(const std::string& target, int timeout) {
@@ -156,6 +183,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   list->add_option("--actor", actor, "canonical id, name or any alias (\"Baku\")");
   list->add_option("--condition", condition, "condition kind (UN_MANDATE) or words");
+  std::string published_after, published_before;
+  list->add_option("--published-after", published_after,
+                   "only stances published at or after this RFC 3339 time");
+  list->add_option("--published-before", published_before,
+                   "only stances published before this RFC 3339 time");
   list->add_option("--page-size", page_size, "stances per page");
   list->add_flag("--all", all, "follow next_page_token to the end");
   list->add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
@@ -170,6 +202,14 @@ int main(int argc, char** argv) {
     request.set_actor(actor);
     request.set_condition(condition);
     request.set_page_size(page_size);
+    if (!published_after.empty() &&
+        !ParseTime("--published-after", published_after, request.mutable_published_after())) {
+      return 2;
+    }
+    if (!published_before.empty() &&
+        !ParseTime("--published-before", published_before, request.mutable_published_before())) {
+      return 2;
+    }
     return List(query_target, request, all, format, timeout);
   }
   return WaitReady(ready_target, timeout);

@@ -32,6 +32,33 @@ void PrepareServerBuilderPlugins() {
 
 namespace {
 
+// PrepareServerBuilderPlugins registers reflection for every ServerBuilder; this option takes it
+// out of one builder again (options may edit the plugin list before the server is built). gRPC
+// builds no server without a polled queue, and one whose only service is the default health
+// service (added later, at start) has none unless a plugin asks for the synchronous server's
+// queues, as reflection did: the placeholder does just that and serves nothing.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    for (auto& p : *plugins) {
+      if (dynamic_cast<grpc::reflection::ProtoServerReflectionPlugin*>(p.get())) {
+        p = std::make_unique<SyncQueuesOnly>();
+      }
+    }
+  }
+
+ private:
+  class SyncQueuesOnly final : public grpc::ServerBuilderPlugin {
+   public:
+    std::string name() override { return "stancewire_sync_queues_only"; }
+    void InitServer(grpc::ServerInitializer*) override {}
+    void Finish(grpc::ServerInitializer*) override {}
+    void ChangeArguments(const std::string&, void*) override {}
+    bool has_sync_methods() const override { return true; }
+  };
+};
+
 void ApplyCommonOptions(const ServerOptions& options, grpc::ServerBuilder& builder) {
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
@@ -55,6 +82,7 @@ void ApplyCommonOptions(const ServerOptions& options, grpc::ServerBuilder& build
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                              ms(options.max_connection_age_grace));
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, ms(options.handshake_timeout));
+  if (!options.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
 }
 
 }  // namespace
@@ -86,6 +114,7 @@ std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen) {
   ServerOptions options;
   options.listen = listen;
   options.max_message_bytes = 64 * 1024;
+  options.reflection = false;  // health alone: probes need nothing else
   int port = 0;
   auto server = StartServer(options, {}, &port);
   if (server) spdlog::info("health (plaintext) on {} (port {})", listen, port);

@@ -28,6 +28,8 @@ struct ServerOptions {
   std::chrono::seconds max_connection_age{3600};
   std::chrono::seconds max_connection_age_grace{300};
   std::chrono::seconds handshake_timeout{20};
+  // Server reflection (grpcurl's discovery); off for the health-only port.
+  bool reflection = true;
 };
 
 // Registers reflection and the health service's descriptor, turns off abseil's mutex deadlock

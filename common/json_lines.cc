@@ -55,11 +55,21 @@ JsonLinesReader::Result JsonLinesReader::Next(google::protobuf::Message* message
   return Result::kEnd;
 }
 
-std::string ToJsonLine(const google::protobuf::Message& message) {
-  std::string out;
+bool ToJsonLine(const google::protobuf::Message& message, std::string* out, std::string* error) {
+  out->clear();
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = false;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  auto status = google::protobuf::util::MessageToJsonString(message, out, options);
+  if (status.ok()) return true;
+  // What was printed up to the failure is not JSON.
+  out->clear();
+  *error = std::string(status.message());
+  return false;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string out, ignored;
+  ToJsonLine(message, &out, &ignored);
   return out;
 }
 

@@ -37,7 +37,10 @@ class JsonLinesReader {
   size_t line_number_ = 0;
 };
 
-// Serialises `message` as one line of proto3 JSON (no trailing newline).
+// Serialises `message` as one line of proto3 JSON (no trailing newline). False, with *out empty
+// and the reason in *error, when the JSON mapping cannot print it (a Timestamp out of range).
+bool ToJsonLine(const google::protobuf::Message& message, std::string* out, std::string* error);
+// The same, "" when the message cannot be printed: for messages known to be printable.
 std::string ToJsonLine(const google::protobuf::Message& message);
 
 }  // namespace stancewire

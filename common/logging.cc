@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/fatal_signal.h"
+
 namespace stancewire {
 namespace {
 
@@ -33,6 +35,7 @@ bool InitLogging(const std::string& service_name, const std::string& level) {
   }
   spdlog::set_level(parsed);
   google::protobuf::SetLogHandler(&ProtobufLogHandler);
+  InstallFatalSignalLog(service_name);
   return true;
 }
 

@@ -9,7 +9,8 @@ namespace stancewire {
 SqliteStatement::SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
   if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt_, nullptr) != SQLITE_OK) {
-    error_ = std::string(sqlite3_errmsg(db)) + " in: " + std::string(sql);
+    // SQLite's reason only: the statement text must not reach logs or clients.
+    error_ = sqlite3_errmsg(db);
     stmt_ = nullptr;
   }
 }
@@ -113,6 +114,19 @@ bool EnsureParentDirectory(const std::string& path, std::string* error) {
     return false;
   }
   return true;
+}
+
+bool CheckNotTruncated(const std::string& path, std::string* error) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > 0) return true;  // missing (new), or not a regular file: Open will say
+  // With WAL, a store's content may still be in PATH-wal alone, before its first checkpoint.
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  if (!ec && wal > 0) return true;
+  *error = path +
+           " is an empty file (0 bytes), not a database: restore it from a backup, or delete it "
+           "to start with an empty one";
+  return false;
 }
 
 }  // namespace stancewire

@@ -69,4 +69,10 @@ class SqliteDb {
 // Creates the parent folder of `path` if it is missing. False with the reason in *error.
 bool EnsureParentDirectory(const std::string& path, std::string* error);
 
+// SQLite takes an empty file for an empty database, so a store truncated to 0 bytes (a failed
+// copy or restore) would silently start empty. False, with the reason in *error, when `path` is
+// an existing 0-byte file whose write-ahead log (PATH-wal) holds nothing either; a missing file
+// (a new store, created by this process) is fine. Call before SqliteDb::Open creates the file.
+bool CheckNotTruncated(const std::string& path, std::string* error);
+
 }  // namespace stancewire

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 
+#include "common/timestamps.h"
 #include "extraction/actors.h"
 #include "extraction/clause_structure.h"
 #include "extraction/lexicons.h"
@@ -1708,6 +1709,7 @@ std::string ValidateItem(const v1::NewsItem& item, size_t max_text_bytes) {
   size_t bad = FindInvalidUtf8(text);
   if (bad != std::string_view::npos)
     return "text is not valid UTF-8 at byte " + std::to_string(bad);
+  if (item.has_published()) return PublishedProblem("published", item.published());
   return "";
 }
 

@@ -53,7 +53,7 @@ class Extractor {
 
 // Checks an item before extraction. Returns "" when acceptable, else a message naming the
 // problem ("text is empty", "text is not valid UTF-8 at byte 1234", "text is 2000000 bytes, over
-// the limit of 1048576").
+// the limit of 1048576", a `published` outside 1678..2262, see common/timestamps.h).
 std::string ValidateItem(const v1::NewsItem& item, size_t max_text_bytes);
 
 }  // namespace stancewire::extraction

@@ -89,7 +89,9 @@ bool ParseSyncMode(const std::string& text, SyncMode* mode) {
 }
 
 std::unique_ptr<Outbox> Outbox::Open(const OutboxOptions& options, std::string* error) {
-  if (!EnsureParentDirectory(options.path, error)) return nullptr;
+  if (!EnsureParentDirectory(options.path, error) || !CheckNotTruncated(options.path, error)) {
+    return nullptr;
+  }
   std::unique_ptr<Outbox> outbox(new Outbox(options));
   SqliteDb& db = outbox->db_;
   if (!db.Open(options.path, /*read_only=*/false, error)) return nullptr;

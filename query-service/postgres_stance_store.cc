@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -125,12 +126,18 @@ constexpr const char* kUpsertSql =
     "SELECT stancewire_upsert_stance($1, $2, $3, $4, $5, $6, $7, $8::integer, $9, "
     "$10::bigint, $11, $12::bytea, $13::text[], $14::text[], $15::text[])";
 
+// Store failures reach the client without PostgreSQL's message (it can quote SQL, name tables,
+// hosts and users); that goes to the log only.
 grpc::Status Internal(const std::string& what, const std::string& detail) {
-  return grpc::Status(grpc::StatusCode::INTERNAL, "store: " + what + ": " + detail);
+  spdlog::error("store: {} failed: {}", what, detail);
+  return grpc::Status(grpc::StatusCode::INTERNAL,
+                      "store: " + what + " failed (the reason is in query-service's log)");
 }
 
 grpc::Status Unavailable(const std::string& detail) {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "store: PostgreSQL unavailable: " + detail);
+  spdlog::warn("store: PostgreSQL unavailable: {}", detail);
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "store: PostgreSQL is unavailable (the reason is in query-service's log)");
 }
 
 std::string Trimmed(const char* message) {
@@ -291,7 +298,8 @@ struct PostgresStanceStore::Conn {
       if (out) *out = std::move(r);
       return grpc::Status::OK;
     }
-    std::string message = r ? Trimmed(PQresultErrorMessage(r.get())) : "";
+    // The primary message alone: the full one quotes the statement (LINE 1: SELECT ...).
+    std::string message = r ? Trimmed(PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY)) : "";
     if (message.empty()) message = Trimmed(PQerrorMessage(pg));
     if (sqlstate) *sqlstate = SqlState(r.get());
     if (PQstatus(pg) == CONNECTION_BAD) return Unavailable(what + ": " + message);

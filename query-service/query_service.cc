@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/byte_buffer.h"
+#include "common/timestamps.h"
 #include "common/utf8.h"
 #include "query-service/stance_match.h"
 
@@ -66,31 +67,38 @@ grpc::Status CheckText(const char* field, const std::string& value) {
   return grpc::Status::OK;
 }
 
-grpc::Status CheckTopic(const std::string& topic) { return CheckText("topic", topic); }
-
-grpc::Status CheckTimestamp(const char* field, const Timestamp& ts) {
-  if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999999999) {
-    return Invalid(std::string(field) + " is not a valid timestamp (seconds " +
-                   std::to_string(ts.seconds()) + ", nanos " + std::to_string(ts.nanos()) +
-                   "): use 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
+// Condition and topic filters match word by word.
+grpc::Status CheckWords(const char* field, const std::string& value) {
+  if (auto s = CheckText(field, value); !s.ok()) return s;
+  if (const size_t n = SplitWords(value).size(); n > kMaxFilterWords) {
+    return Invalid(std::string(field) + " has " + std::to_string(n) + " words, over the limit of " +
+                   std::to_string(kMaxFilterWords));
   }
   return grpc::Status::OK;
 }
 
-// published_after / published_before, shared by every request that has them.
+grpc::Status CheckTopic(const std::string& topic) { return CheckWords("topic", topic); }
+
+// published_after / published_before, shared by every request that has them. Bounds past the
+// range of stored publication times saturate in TimestampNanos, which still compares correctly
+// with every stored stance (all lie inside it; see common/timestamps.h).
 template <typename Request>
 grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
   if (r.has_published_after()) {
-    if (auto s = CheckTimestamp("published_after", r.published_after()); !s.ok()) return s;
+    if (auto p = TimestampProblem("published_after", r.published_after()); !p.empty()) {
+      return Invalid(p);
+    }
     filter->published_after_nanos = TimestampNanos(r.published_after());
   }
   if (r.has_published_before()) {
-    if (auto s = CheckTimestamp("published_before", r.published_before()); !s.ok()) return s;
+    if (auto p = TimestampProblem("published_before", r.published_before()); !p.empty()) {
+      return Invalid(p);
+    }
     filter->published_before_nanos = TimestampNanos(r.published_before());
   }
-  if (filter->published_after_nanos && filter->published_before_nanos &&
-      *filter->published_after_nanos >= *filter->published_before_nanos) {
+  // Compared as timestamps: two bounds beyond 2262 saturate to the same nanoseconds.
+  if (r.has_published_after() && r.has_published_before() &&
+      r.published_after() >= r.published_before()) {
     return Invalid("published_after (" + TimeUtil::ToString(r.published_after()) +
                    ") must be earlier than published_before (" +
                    TimeUtil::ToString(r.published_before()) +
@@ -231,12 +239,12 @@ void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filt
 
 template <typename Request>
 grpc::Status QueryServiceImpl::MakeFilter(const Request& r, StanceFilter* filter) const {
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"actor", &r.actor()},
-                              {"condition", &r.condition()},
-                              {"topic", &r.topic()},
-                              {"outlet", &r.outlet()}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"actor", &r.actor()}, {"outlet", &r.outlet()}}) {
     if (auto s = CheckText(field, *value); !s.ok()) return s;
   }
+  if (auto s = CheckWords("condition", r.condition()); !s.ok()) return s;
+  if (auto s = CheckTopic(r.topic()); !s.ok()) return s;
   if (!v1::Position_IsValid(r.position())) {
     return Invalid("position " + std::to_string(r.position()) +
                    " is not a Position: use POSITION_SUPPORT, POSITION_OPPOSE, "
@@ -567,15 +575,6 @@ class BudgetedAnswer final : public grpc::ServerUnaryReactor {
   size_t bytes_;
 };
 
-// Frees a typed response's memory (Clear keeps repeated fields' storage for reuse).
-template <typename Response>
-void Discard(Response* response) {
-  Response().Swap(response);
-}
-
-// What a typed response holds while it is sent: the message and gRPC's encoding of it.
-size_t TypedBytes(const google::protobuf::Message& response) { return 2 * response.ByteSizeLong(); }
-
 }  // namespace
 
 grpc::Status QueryServiceImpl::CheckBudget(size_t bytes) const {
@@ -604,7 +603,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::Answer(grpc::CallbackServerContext* 
 
 namespace {
 
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::Stance> {
+class RefusedWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -626,55 +625,62 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListStances(grpc::CallbackServerCont
                 [response] { response->Clear(); });
 }
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* QueryServiceImpl::AnswerRaw(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& request_bytes,
+    grpc::ByteBuffer* response_bytes,
+    grpc::Status (QueryServiceImpl::*work)(const Request&, Response*)) {
+  grpc::Status status = Authorize(*context);
+  Request request;
+  if (status.ok()) status = ParseRequest(request_bytes, &request);
+  // A full budget refuses before the work, not after it.
+  if (status.ok()) status = CheckBudget(0);
+  Response response;
+  if (status.ok()) status = (this->*work)(request, &response);
+  bool own = false;
+  if (status.ok()) {
+    status = grpc::SerializationTraits<Response>::Serialize(response, response_bytes, &own);
+  }
+  // Encoded, the response is what the call holds while it is sent.
+  return Answer(context, status, status.ok() ? response_bytes->Length() : 0,
+                [response_bytes] { response_bytes->Clear(); });
+}
+
 grpc::ServerUnaryReactor* QueryServiceImpl::ListActors(grpc::CallbackServerContext* context,
-                                                       const v1::ListActorsRequest* request,
-                                                       v1::ListActorsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  if (allowed.ok()) allowed = CheckBudget(0);
-  grpc::Status status = allowed.ok() ? DoListActors(*request, response) : allowed;
-  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
-                [response] { Discard(response); });
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListActors);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListConditions(grpc::CallbackServerContext* context,
-                                                           const v1::ListConditionsRequest* request,
-                                                           v1::ListConditionsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  if (allowed.ok()) allowed = CheckBudget(0);
-  grpc::Status status = allowed.ok() ? DoListConditions(*request, response) : allowed;
-  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
-                [response] { Discard(response); });
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListConditions);
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(
-    grpc::CallbackServerContext* context, const v1::GetActorTimelineRequest* request,
-    v1::GetActorTimelineResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  if (allowed.ok()) allowed = CheckBudget(0);
-  grpc::Status status = allowed.ok() ? DoGetActorTimeline(*request, response) : allowed;
-  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
-                [response] { Discard(response); });
+grpc::ServerUnaryReactor* QueryServiceImpl::GetActorTimeline(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoGetActorTimeline);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListClaims(grpc::CallbackServerContext* context,
-                                                       const v1::ListClaimsRequest* request,
-                                                       v1::ListClaimsResponse* response) {
-  grpc::Status allowed = Authorize(*context);
-  if (allowed.ok()) allowed = CheckBudget(0);
-  grpc::Status status = allowed.ok() ? DoListClaims(*request, response) : allowed;
-  return Answer(context, status, status.ok() ? TypedBytes(*response) : 0,
-                [response] { Discard(response); });
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return AnswerRaw(context, *request, response, &QueryServiceImpl::DoListClaims);
 }
 
-grpc::ServerWriteReactor<v1::Stance>* QueryServiceImpl::WatchStances(
-    grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* QueryServiceImpl::WatchStances(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes) {
   if (grpc::Status allowed = Authorize(*context); !allowed.ok()) return new RefusedWatch(allowed);
   if (!watch_hub_) {
     return new RefusedWatch(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                          "WatchStances is not enabled on this server"));
   }
+  v1::WatchStancesRequest request;
+  if (auto s = ParseRequest(*request_bytes, &request); !s.ok()) return new RefusedWatch(s);
   std::optional<StanceMatcher> matcher;
-  if (auto s = MakeWatchMatcher(*request, &matcher); !s.ok()) return new RefusedWatch(s);
+  if (auto s = MakeWatchMatcher(request, &matcher); !s.ok()) return new RefusedWatch(s);
   return watch_hub_->Watch(context, std::move(*matcher));
 }
 

@@ -19,12 +19,22 @@ inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kDefaultAggregatePageSize = 100;  // ListActors, GetActorTimeline
 inline constexpr int kMaxPageSize = 1000;
 inline constexpr size_t kMaxFilterBytes = 1024;
+// Words of a condition or topic filter: each becomes a clause of the store's query, and a few
+// hundred exceed what a database will parse.
+inline constexpr size_t kMaxFilterWords = 32;
 
-// ListStances takes and answers raw bytes: its response is spliced from the stances' stored wire
-// form instead of decoding every stance and encoding it again, and a request protobuf refuses (a
-// string that is not UTF-8) still gets an INVALID_ARGUMENT naming the field.
-using QueryServiceBase =
-    v1::QueryService::WithRawCallbackMethod_ListStances<v1::QueryService::CallbackService>;
+// Every method takes its request as raw bytes and parses it itself, so that a request protobuf
+// refuses (a string that is not UTF-8, wire data that is not protobuf) gets an INVALID_ARGUMENT
+// naming the field instead of gRPC's bare UNIMPLEMENTED. ListStances also answers raw bytes: its
+// response is spliced from the stances' stored wire form instead of decoding every stance and
+// encoding it again.
+using QueryServiceBase = v1::QueryService::WithRawCallbackMethod_ListStances<
+    v1::QueryService::WithRawCallbackMethod_ListActors<
+        v1::QueryService::WithRawCallbackMethod_ListConditions<
+            v1::QueryService::WithRawCallbackMethod_GetActorTimeline<
+                v1::QueryService::WithRawCallbackMethod_ListClaims<
+                    v1::QueryService::WithRawCallbackMethod_WatchStances<
+                        v1::QueryService::CallbackService>>>>>>;
 
 // Answers QueryService calls from the store. Aliases ("Baku", "Azerbaijani") are resolved through
 // the same actor dictionary the extractor uses. Every refusal names the field and the problem.
@@ -42,19 +52,19 @@ class QueryServiceImpl final : public QueryServiceBase {
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListActors(grpc::CallbackServerContext* context,
-                                       const v1::ListActorsRequest* request,
-                                       v1::ListActorsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListConditions(grpc::CallbackServerContext* context,
-                                           const v1::ListConditionsRequest* request,
-                                           v1::ListConditionsResponse* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetActorTimeline(grpc::CallbackServerContext* context,
-                                             const v1::GetActorTimelineRequest* request,
-                                             v1::GetActorTimelineResponse* response) override;
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListClaims(grpc::CallbackServerContext* context,
-                                       const v1::ListClaimsRequest* request,
-                                       v1::ListClaimsResponse* response) override;
-  grpc::ServerWriteReactor<v1::Stance>* WatchStances(
-      grpc::CallbackServerContext* context, const v1::WatchStancesRequest* request) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStances(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
   // Pages of stances (and of actors or claims, which carry one each) end early, with a next page
   // token, once they pass this many bytes: 3 MiB, under the 4 MiB gRPC clients receive by
@@ -88,6 +98,13 @@ class QueryServiceImpl final : public QueryServiceBase {
   // `serialized`), the total_size to report and the next page's token (empty on the last page).
   grpc::Status ListStancesPage(const v1::ListStancesRequest& request, bool serialized,
                                StancePage* page, int32_t* total_size, std::string* next_token);
+  // Authorizes, parses the raw request, runs `work` and serializes its response.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* AnswerRaw(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer& request_bytes,
+                                      grpc::ByteBuffer* response_bytes,
+                                      grpc::Status (QueryServiceImpl::*work)(const Request&,
+                                                                             Response*));
   void FillActor(const ActorRef& ref, v1::Actor* actor) const;
   // RESOURCE_EXHAUSTED when the budget is spent or cannot hold `bytes`.
   grpc::Status CheckBudget(size_t bytes) const;

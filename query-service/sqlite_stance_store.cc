@@ -258,8 +258,12 @@ CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published, st
 // The migration after which BackfillFromBodies runs (1-based: the version it produces).
 constexpr int64_t kBackfillAfterVersion = 2;
 
+// A store failure reaches the client as a generic INTERNAL: SQLite's message can name tables,
+// columns and SQL, so it goes to the log only.
 grpc::Status Internal(const std::string& what, const std::string& detail) {
-  return grpc::Status(grpc::StatusCode::INTERNAL, "store: " + what + ": " + detail);
+  spdlog::error("store: {} failed: {}", what, detail);
+  return grpc::Status(grpc::StatusCode::INTERNAL,
+                      "store: " + what + " failed (the reason is in query-service's log)");
 }
 
 // Escapes LIKE wildcards so that user words match literally.
@@ -535,7 +539,12 @@ static grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceF
 }
 
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000000LL + ts.nanos();
+  int64_t nanos = 0;
+  if (__builtin_mul_overflow(ts.seconds(), int64_t{1000000000}, &nanos) ||
+      __builtin_add_overflow(nanos, int64_t{ts.nanos()}, &nanos)) {
+    return ts.seconds() < 0 ? INT64_MIN : INT64_MAX;
+  }
+  return nanos;
 }
 
 // What the writer connection keeps between transactions: its statements, prepared once, and what
@@ -744,7 +753,7 @@ constexpr int kWriterCheckpointPages = 65536;
 std::unique_ptr<SqliteStanceStore> SqliteStanceStore::Open(const std::string& path,
                                                            std::string* error,
                                                            StanceIdIndex::HashFunction id_hash) {
-  if (!EnsureParentDirectory(path, error)) return nullptr;
+  if (!EnsureParentDirectory(path, error) || !CheckNotTruncated(path, error)) return nullptr;
   std::unique_ptr<SqliteStanceStore> store(new SqliteStanceStore(path));
   if (!store->writer_.Open(path, /*read_only=*/false, error)) return nullptr;
   // WAL lets readers run while the writer commits; synchronous=FULL makes every acknowledged

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/byte_buffer.h"
+#include "common/timestamps.h"
 
 namespace stancewire::query {
 
@@ -179,6 +180,17 @@ grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uin
           grpc::StatusCode::INVALID_ARGUMENT,
           "batch " + std::to_string(*seq) + " holds a stance without id, item_id or actor.id");
     }
+  }
+  // A publication time out of range (only an outbox written before Ingest checked them holds
+  // one) is clamped, not refused: refusing would leave the batch, and all behind it, undelivered.
+  for (size_t i = 0; i < stances->size(); ++i) {
+    v1::Stance& s = (*stances)[i];
+    if (!s.has_published() || PublishedProblem("published", s.published()).empty()) continue;
+    ClampPublished(s.mutable_published());
+    spdlog::warn("stance {} of item {}: publication time out of range, stored as {}", s.id(),
+                 s.item_id(), google::protobuf::util::TimeUtil::ToString(s.published()));
+    batch->rewritten.push_back(s.SerializeAsString());
+    batch->wire[i] = batch->rewritten.back();
   }
   return grpc::Status::OK;
 }

@@ -33,6 +33,7 @@ struct DeliveredBatch {
   std::vector<v1::Stance> stances;
   std::vector<std::string_view> wire;  // wire[i]: stances[i] as it arrived; points into `bytes`
   grpc::Slice bytes;
+  std::deque<std::string> rewritten;  // or into these: stances the sink had to correct
 };
 
 class StoreWriter {

@@ -173,6 +173,9 @@ class StanceStore {
 // Returns nullptr with the reason in *error.
 std::unique_ptr<StanceStore> OpenStanceStore(const std::string& uri, std::string* error);
 
+// Nanoseconds since the epoch, saturating at INT64_MIN / INT64_MAX outside 1677..2262 instead
+// of overflowing. Ingest refuses items published outside 1678..2262 (common/timestamps.h), so
+// stored times are exact and a saturated filter bound still compares correctly with them.
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts);
 google::protobuf::Timestamp NanosTimestamp(int64_t nanos);
 

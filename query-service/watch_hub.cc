@@ -1,5 +1,6 @@
 #include "query-service/watch_hub.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -12,7 +13,7 @@ namespace {
 // library never runs OnWriteDone or OnDone inline from StartWrite or Finish, so this cannot
 // deadlock, and it keeps "finished" and "writing" consistent across the store's thread and the
 // gRPC threads.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                            public WatchHub::Subscriber {
  public:
   WatchReactor(WatchHub* hub, StanceMatcher matcher, std::string peer)
@@ -103,7 +104,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
  private:
   void WriteNextLocked() {
     if (writing_ || queue_.empty()) return;
-    current_ = std::move(queue_.front().stance);
+    bool own = false;
+    current_.Clear();
+    (void)grpc::SerializationTraits<v1::Stance>::Serialize(queue_.front().stance, &current_, &own);
     // The reservation moves with the stance: held until its write is done.
     current_bytes_ = queue_.front().bytes;
     queued_bytes_ -= current_bytes_;
@@ -139,7 +142,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Stance>,
   };
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;  // of queue_, reserved in the budget
-  v1::Stance current_;
+  grpc::ByteBuffer current_;  // the stance being written, encoded
   size_t current_bytes_ = 0;  // of current_ while it is written, reserved in the budget
   bool writing_ = false;
   bool finished_ = false;
@@ -181,8 +184,8 @@ void WatchHub::Publish(const std::vector<v1::Stance>& stances) {
   for (auto* s : subscribers_) s->Offer(ptrs);
 }
 
-grpc::ServerWriteReactor<v1::Stance>* WatchHub::Watch(grpc::CallbackServerContext* context,
-                                                      StanceMatcher matcher) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::Watch(grpc::CallbackServerContext* context,
+                                                            StanceMatcher matcher) {
   return new WatchReactor(this, std::move(matcher), context->peer());
 }
 

@@ -50,9 +50,10 @@ class WatchHub {
   // After a batch is stored: hands each watcher the stances it matches, in order.
   void Publish(const std::vector<v1::Stance>& stances);
 
-  // Starts a WatchStances stream for `matcher` (already validated).
-  grpc::ServerWriteReactor<v1::Stance>* Watch(grpc::CallbackServerContext* context,
-                                              StanceMatcher matcher);
+  // Starts a WatchStances stream for `matcher` (already validated). It writes each stance as
+  // serialized bytes (QueryService takes WatchStances raw, to name what is wrong in a request).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,
+                                                    StanceMatcher matcher);
 
   // Ends every watcher with UNAVAILABLE (shutting down); later Watch calls are refused.
   void Close();

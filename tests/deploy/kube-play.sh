@@ -15,6 +15,7 @@
 # Needs the images (builds them with images.sh when missing).
 source "$(dirname "$0")/lib.sh"
 start=$SECONDS
+require_kustomize >/dev/null  # renders first; skipped without kustomize v4+
 ensure_podman
 if ! pm image exists "$ingest_image" || ! pm image exists "$query_image"; then
   log "images missing: running images.sh"

@@ -8,6 +8,7 @@
 # Installs its npm packages from package-lock.json into tests/deploy/validate/node_modules.
 source "$(dirname "$0")/lib.sh"
 start=$SECONDS
+require_kustomize >/dev/null  # renders first; skipped without kustomize v4+
 command -v node >/dev/null || ensure_packages nodejs npm
 command -v npm >/dev/null || ensure_packages npm
 validator="$deploy_tests/validate"

@@ -364,6 +364,29 @@ TEST(ValidateItem, NamesTheProblem) {
             "text is 200 bytes, over the limit of 100");
 }
 
+// published: protobuf's range, then the range stores keep exactly (1678..2262).
+TEST(ValidateItem, NamesAPublicationTimeOutOfRange) {
+  auto with = [](int64_t seconds, int32_t nanos) {
+    auto item = Item("Fine.");
+    item.mutable_published()->set_seconds(seconds);
+    item.mutable_published()->set_nanos(nanos);
+    return ValidateItem(item, 100);
+  };
+  EXPECT_EQ(with(1760572800, 0), "");
+  EXPECT_EQ(with(-9214560000, 0), "");         // 1678-01-01T00:00:00Z
+  EXPECT_EQ(with(9214646399, 999999999), "");  // the last nanosecond of 2261
+  EXPECT_NE(with(INT64_MAX, 0)
+                .find("published is not a valid timestamp (seconds "
+                      "9223372036854775807"),
+            std::string::npos);
+  EXPECT_NE(with(0, -1).find("nanos -1"), std::string::npos);
+  EXPECT_NE(with(0, 1000000000).find("nanos 1000000000"), std::string::npos);
+  EXPECT_EQ(with(9214646400, 0),
+            "published 2262-01-01T00:00:00Z is outside 1678-01-01T00:00:00Z..2262-01-01T00:00:00Z, "
+            "the publication times stancewire stores");
+  EXPECT_NE(with(-9214560001, 0).find("is outside"), std::string::npos);
+}
+
 TEST(BadInput, NeverCrashesAndStaysLinear) {
   const Extractor& ex = Shared();
   EXPECT_TRUE(ex.Extract(Item("")).empty());

@@ -89,5 +89,20 @@ TEST(JsonLinesReaderTest, InvalidUtf8IsReportedByColumnWithoutEchoingIt) {
   EXPECT_EQ(error, "line 1: not valid UTF-8 (first bad byte at column 23)");
 }
 
+// A message the JSON mapping cannot print (a Timestamp out of range) is refused whole: protobuf
+// would leave half a line behind.
+TEST(ToJsonLineTest, RefusesAMessageItCannotPrint) {
+  v1::Stance stance;
+  stance.set_id("s");
+  std::string line, error;
+  ASSERT_TRUE(ToJsonLine(stance, &line, &error)) << error;
+  EXPECT_EQ(line, "{\"id\":\"s\"}");
+  stance.mutable_published()->set_seconds(INT64_MAX);
+  EXPECT_FALSE(ToJsonLine(stance, &line, &error));
+  EXPECT_EQ(line, "");
+  EXPECT_FALSE(error.empty());
+  EXPECT_EQ(ToJsonLine(stance), "");
+}
+
 }  // namespace
 }  // namespace stancewire

@@ -156,6 +156,33 @@ TEST_F(QueryServiceTest, ActorAcceptsAnyDictionaryAlias) {
   EXPECT_TRUE(Ids(r).empty());
 }
 
+// Bounds outside 1677..2262 do not fit int64 nanoseconds; they saturate instead of wrapping, so
+// a bound past every stored stance still excludes (or includes) them all.
+TEST_F(QueryServiceTest, TimeBoundsBeyondTheStoredRangeCompareCorrectly) {
+  auto at = [](const char* text) {
+    google::protobuf::Timestamp ts;
+    EXPECT_TRUE(TimeUtil::FromString(text, &ts)) << text;
+    return ts;
+  };
+  v1::ListStancesRequest r;
+  *r.mutable_published_after() = at("2300-01-01T00:00:00Z");
+  EXPECT_TRUE(Ids(r).empty());
+  *r.mutable_published_before() = at("2400-01-01T00:00:00Z");
+  EXPECT_TRUE(Ids(r).empty());  // a valid window, though both ends saturate
+  r.Clear();
+  *r.mutable_published_before() = at("1600-01-01T00:00:00Z");
+  EXPECT_TRUE(Ids(r).empty());
+  r.Clear();
+  *r.mutable_published_after() = at("0001-01-01T00:00:00Z");
+  *r.mutable_published_before() = at("9999-12-31T23:59:59Z");
+  EXPECT_EQ(Ids(r).size(), 7u);
+
+  EXPECT_EQ(TimestampNanos(at("2300-01-01T00:00:00Z")), INT64_MAX);
+  EXPECT_EQ(TimestampNanos(at("1600-01-01T00:00:00Z")), INT64_MIN);
+  EXPECT_EQ(TimestampNanos(at("2261-12-31T23:59:59.999999999Z")), 9214646399999999999);
+  EXPECT_EQ(TimestampNanos(at("1678-01-01T00:00:00Z")), -9214560000000000000);
+}
+
 TEST_F(QueryServiceTest, TotalSizeIsCountedOnceAndCarriedThroughPages) {
   v1::ListStancesRequest r;
   r.set_page_size(3);
@@ -197,6 +224,18 @@ TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
          *r->mutable_published_before() = TimeUtil::SecondsToTimestamp(10);
        },
        "must be earlier than published_before"},
+      {[](auto* r) { r->mutable_published_before()->set_seconds(INT64_MAX); },
+       "published_before is not a valid timestamp"},
+      {[](auto* r) {
+         std::string many;
+         for (int i = 0; i < 512; ++i) many += "w" + std::to_string(i) + " ";
+         r->set_condition(many.substr(0, 1024));
+       },
+       "words, over the limit of 32"},
+      {[](auto* r) {
+         r->set_topic("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7");
+       },
+       "topic has 33 words, over the limit of 32"},
       {[](auto* r) { r->set_page_token("forged"); }, "page_token"},
       {[&](auto* r) {
          r->set_page_token(first.next_page_token());

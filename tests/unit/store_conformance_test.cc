@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "query-service/postgres_stance_store.h"
+#include "query-service/query_service.h"
 #include "query-service/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
@@ -351,6 +352,35 @@ TEST_P(StoreConformanceTest, ConditionKindVersusWords) {
   f.condition = "guarantee";  // one lower-case word: words
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(Total(f), 2);
+}
+
+// QueryService refuses condition and topic filters of more than kMaxFilterWords words; every
+// backend answers (not INTERNAL) at that limit, in every call that takes them.
+TEST_P(StoreConformanceTest, FiltersAtTheWordLimitAreAnswered) {
+  std::string words;
+  for (size_t i = 0; i < kMaxFilterWords; ++i) words += "w" + std::to_string(i) + " ";
+  words.pop_back();
+  Put({MakeStance("a", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 300,
+                  {{"OTHER", "says " + words + " in one condition"}}),
+       MakeStance("b", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 200, {{"OTHER", "w1 w2"}})});
+  StanceFilter f;
+  f.condition = words;
+  EXPECT_EQ(Ids(f), std::vector<std::string>{"a"});
+  EXPECT_EQ(Total(f), 1);
+  f.topic = words;  // no stored topic has these words
+  EXPECT_TRUE(Ids(f).empty());
+  EXPECT_EQ(Total(f), 0);
+  ClaimOptions options;
+  options.count_total = true;
+  ClaimPage claims;
+  ASSERT_TRUE(store_->ListClaims(f, options, &claims).ok());
+  EXPECT_TRUE(claims.claims.empty());
+  std::vector<ActorStats> actors;
+  ASSERT_TRUE(store_->ListActors(words, &actors).ok());
+  EXPECT_TRUE(actors.empty());
+  std::vector<ConditionStats> conditions;
+  ASSERT_TRUE(store_->ListConditions(words, &conditions).ok());
+  EXPECT_TRUE(conditions.empty());
 }
 
 TEST_P(StoreConformanceTest, TopicKeyVersusWords) {
