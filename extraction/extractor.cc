@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/timestamps.h"
 #include "extraction/actors.h"
@@ -1556,6 +1558,7 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
     std::vector<const Contribution*> parts;
   };
   std::vector<Merged> merged;
+  std::unordered_map<std::string, size_t> merged_index;
   for (const Contribution& c : st.contributions) {
     int ti = st.sentence_topic[c.sentence];
     if (ti < 0) ti = st.dominant_topic;
@@ -1570,13 +1573,11 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
       key = st.topic_keys[st.dominant_topic].first;
       label = st.topic_keys[st.dominant_topic].second;
     }
-    auto it = std::find_if(merged.begin(), merged.end(),
-                           [&](const Merged& m) { return m.actor == c.actor && m.topic == key; });
-    if (it == merged.end()) {
-      merged.push_back(Merged{c.actor, key, label, {}});
-      it = merged.end() - 1;
-    }
-    it->parts.push_back(&c);
+    // indexed by (actor, topic): an item with thousands of actor-topic pairs stays linear
+    auto [slot, fresh] =
+        merged_index.try_emplace(std::to_string(c.actor) + "\x1f" + key, merged.size());
+    if (fresh) merged.push_back(Merged{c.actor, key, label, {}});
+    merged[slot->second].parts.push_back(&c);
   }
 
   for (const Merged& m : merged) {
@@ -1640,13 +1641,12 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
     stance.set_topic_label(m.label);
     stance.set_position(best);
     if (best == v1::POSITION_CONDITIONAL) {
-      std::vector<std::string> seen;
+      // a set, not a list: an item repeating its conditions thousands of times stays linear
+      std::unordered_set<std::string> seen;
       for (const Contribution* c : m.parts) {
         for (const ConditionHit& h : c->conditions) {
           uint32_t cb = st.tokens[h.begin].start, ce = st.tokens[h.end - 1].end;
-          std::string key = h.kind + "\x1f" + std::to_string(cb);
-          if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
-          seen.push_back(key);
+          if (!seen.insert(h.kind + "\x1f" + std::to_string(cb)).second) continue;
           v1::Condition* cond = stance.add_conditions();
           cond->set_kind(h.kind);
           cond->set_text(text.substr(cb, ce - cb));
