@@ -84,12 +84,12 @@ def builtin_score(gold_path, pred_path):
             else:
                 strict[1] += 1
                 strict[2] += 1
-            if g["position"] == "CONDITIONAL" and right:
-                want = collections.Counter(c["kind"] for c in g.get("conditions", []))
-                got = collections.Counter(c["kind"] for c in p.get("conditions", []))
-                cond[0] += sum((want & got).values())
-                cond[1] += sum((got - want).values())
-                cond[2] += sum((want - got).values())
+            # condition kinds as sets, on every matched pair that has any (as score.py does)
+            want = {c["kind"] for c in g.get("conditions", [])}
+            got = {c["kind"] for c in p.get("conditions", [])}
+            cond[0] += len(want & got)
+            cond[1] += len(got - want)
+            cond[2] += len(want - got)
         det[1] += len(left)
         strict[1] += len(left)
     return {"strict": {"f1": f1(*strict)}, "conditions": {"f1": f1(*cond)},
