@@ -288,6 +288,22 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
     while (j < e && t[j].word && t[j].capitalized) ++j;
     return j;
   };
+  // A role noun ending before `of` followed by a name ("... of the Netherlands"): makes *m a
+  // role mention of that actor, ending after the name.
+  auto RoleOfActor = [&](uint32_t of, Mention* m) {
+    if (of + 1 >= e || t[of].hash != H("of")) return false;
+    uint32_t at = of + 1;
+    if (at < e && t[at].hash == H("the")) ++at;
+    Actors::Hit name = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
+    if (!name.length ||
+        (name.alias->type != AliasType::kName && name.alias->type != AliasType::kMetonym)) {
+      return false;
+    }
+    m->kind = MentionKind::kRole;
+    m->actor = static_cast<int>(name.alias->actor);
+    m->end = at + name.length;
+    return true;
+  };
   while (i < e) {
     if (!t[i].word) {
       ++i;
@@ -305,20 +321,11 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       Actors::Hit longer = actors_.Match(st.text, t, s0, e, st.date);
       if (longer.length && s0 + longer.length > i + an.length) an.length = 0;
     }
-    if (an.length && i + an.length + 1 < e && t[i + an.length].hash == H("of")) {
-      // "the government of Greenland" names its actor: not an anaphor
-      uint32_t at = i + an.length + 1;
-      if (at < e && t[at].hash == H("the")) ++at;
-      Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
-      if (of.length &&
-          (of.alias->type == AliasType::kName || of.alias->type == AliasType::kMetonym)) {
-        m.kind = MentionKind::kRole;
-        m.actor = static_cast<int>(of.alias->actor);
-        m.end = at + of.length;
-        out->push_back(m);
-        i = m.end;
-        continue;
-      }
+    // "the government of Greenland" names its actor: not an anaphor
+    if (an.length && RoleOfActor(i + an.length, &m)) {
+      out->push_back(m);
+      i = m.end;
+      continue;
     }
     if (an.length) {
       m.kind = MentionKind::kAnaphor;
@@ -386,22 +393,12 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       i = std::max(skip_name(start + rl), start + rl);
       continue;
     }
+    // "the foreign minister of Qatar"
     if (!hit.length && RoleAt(t, start, e, &rt, &rl, false) &&
-        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && start + rl + 1 < e &&
-        t[start + rl].hash == H("of")) {
-      // "the government of Greenland", "the foreign minister of Qatar"
-      uint32_t at = start + rl + 1;
-      if (at < e && t[at].hash == H("the")) ++at;
-      Actors::Hit of = at < e ? actors_.Match(st.text, t, at, e, st.date) : Actors::Hit{};
-      if (of.length &&
-          (of.alias->type == AliasType::kName || of.alias->type == AliasType::kMetonym)) {
-        m.kind = MentionKind::kRole;
-        m.actor = static_cast<int>(of.alias->actor);
-        m.end = at + of.length;
-        out->push_back(m);
-        i = m.end;
-        continue;
-      }
+        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && RoleOfActor(start + rl, &m)) {
+      out->push_back(m);
+      i = m.end;
+      continue;
     }
     if (!hit.length) {
       if (start == i && (t[i].cls & (kPronounActor | kPronounPerson | kPronounSpeaker))) {

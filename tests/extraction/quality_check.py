@@ -96,6 +96,16 @@ def builtin_score(gold_path, pred_path):
             "detection": {"f1": f1(*det)}, "evidence": {"overlap": 0.0}}
 
 
+def extract(args, items, pred, timeout):
+    """Runs the driver on `items` into `pred`; returns "" or what went wrong."""
+    cmd = args.command.format(driver=shlex.quote(args.driver), data=shlex.quote(args.data),
+                              items=shlex.quote(items))
+    with open(pred, "w") as out:
+        run = subprocess.run(cmd, shell=True, stdout=out, stderr=subprocess.PIPE, text=True,
+                             timeout=timeout)
+    return "" if run.returncode == 0 else f"driver failed ({run.returncode}): {run.stderr[-500:]}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -124,13 +134,9 @@ def main():
                 continue
             items, pred = os.path.join(tmp, name + ".items"), os.path.join(tmp, name + ".pred")
             strip(path, items)
-            cmd = args.command.format(driver=shlex.quote(args.driver), data=shlex.quote(args.data),
-                                      items=shlex.quote(items))
-            with open(pred, "w") as out:
-                run = subprocess.run(cmd, shell=True, stdout=out, stderr=subprocess.PIPE, text=True,
-                                     timeout=60)
-            if run.returncode != 0:
-                failures.append(f"{name}: driver failed ({run.returncode}): {run.stderr[-500:]}")
+            problem = extract(args, items, pred, timeout=60)
+            if problem:
+                failures.append(f"{name}: {problem}")
                 continue
             if os.path.exists(args.scorer):
                 score = subprocess.run(
@@ -163,13 +169,9 @@ def main():
             items, pred = os.path.join(tmp, name + ".items"), os.path.join(tmp, name + ".pred")
             subprocess.run([sys.executable, cv, "items", items], check=True, timeout=60,
                            stdout=subprocess.DEVNULL)
-            cmd = args.command.format(driver=shlex.quote(args.driver), data=shlex.quote(args.data),
-                                      items=shlex.quote(items))
-            with open(pred, "w") as out:
-                run = subprocess.run(cmd, shell=True, stdout=out, stderr=subprocess.PIPE, text=True,
-                                     timeout=120)
-            if run.returncode != 0:
-                failures.append(f"{name}: driver failed ({run.returncode}): {run.stderr[-500:]}")
+            problem = extract(args, items, pred, timeout=120)
+            if problem:
+                failures.append(f"{name}: {problem}")
                 continue
             score = subprocess.run([sys.executable, cv, "score", pred], capture_output=True,
                                    text=True, timeout=120)
