@@ -141,7 +141,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     size_t bytes;
   };
   std::deque<Queued> queue_;
-  size_t queued_bytes_ = 0;  // of queue_, reserved in the budget
+  size_t queued_bytes_ = 0;   // of queue_, reserved in the budget
   grpc::ByteBuffer current_;  // the stance being written, encoded
   size_t current_bytes_ = 0;  // of current_ while it is written, reserved in the budget
   bool writing_ = false;
