@@ -290,7 +290,7 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
   };
   // A role noun ending before `of` followed by a name ("... of the Netherlands"): makes *m a
   // role mention of that actor, ending after the name.
-  auto RoleOfActor = [&](uint32_t of, Mention* m) {
+  auto role_of_actor = [&](uint32_t of, Mention* m) {
     if (of + 1 >= e || t[of].hash != H("of")) return false;
     uint32_t at = of + 1;
     if (at < e && t[at].hash == H("the")) ++at;
@@ -322,7 +322,7 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
       if (longer.length && s0 + longer.length > i + an.length) an.length = 0;
     }
     // "the government of Greenland" names its actor: not an anaphor
-    if (an.length && RoleOfActor(i + an.length, &m)) {
+    if (an.length && role_of_actor(i + an.length, &m)) {
       out->push_back(m);
       i = m.end;
       continue;
@@ -395,7 +395,7 @@ void ExtractorImpl::FindMentions(ItemState& st, uint32_t b, uint32_t e,
     }
     // "the foreign minister of Qatar"
     if (!hit.length && RoleAt(t, start, e, &rt, &rl, false) &&
-        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && RoleOfActor(start + rl, &m)) {
+        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && role_of_actor(start + rl, &m)) {
       out->push_back(m);
       i = m.end;
       continue;
@@ -995,10 +995,9 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     }
     return -1;
   };
-  auto ListAfterCue = list_after_cue;
   // "France ... has the support of Poland": the clause already has a holder, whose stance the
   // supporters share; only a clause without one lets "the support of X" name X as the holder.
-  auto SubjectBefore = [&](uint32_t pos) {
+  auto subject_before = [&](uint32_t pos) {
     for (const Mention& m : mentions) {
       if (m.end <= pos && m.subject && clause_of[m.begin - b] == clause_of[pos - b] &&
           Holdable(m.actor)) {
@@ -1009,7 +1008,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
   };
 
   // True when `pos` lies in ", who|which ... ," (bounded by the scan window).
-  auto InRelativeAside = [&](uint32_t pos) {
+  auto in_relative_aside = [&](uint32_t pos) {
     for (uint32_t j = pos; j > b + 1 && pos - j < kScanWindow; --j) {
       const uint64_t h = t[j - 1].hash;
       if (h == H("who") || h == H("which")) {
@@ -1052,7 +1051,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     if (c.cls == CueClass::kNegation || c.cls == CueClass::kReport) continue;
     // "Sharaa, who met with Trump last month, urged ...": a NEUTRAL cue in a relative aside
     // does not claim the antecedent, whose stance the main clause gives
-    if (c.cls == CueClass::kNeutral && InRelativeAside(o.begin)) continue;
+    if (c.cls == CueClass::kNeutral && in_relative_aside(o.begin)) continue;
     if (in_condition[o.begin - b]) continue;  // "only if the council authorises it"
     // "a force that could be deployed": a weak cue in the passive has no holder of its own
     if (c.weak && !c.passive && o.begin > b &&
@@ -1111,7 +1110,7 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         if (m.possessive_other && t[m.end - 1].hash == H("'s"))
           owner = mention_ending[o.begin - 1 - b];
       } else if (o.begin > b && t[o.begin - 1].hash == H("the") && o.end + 1 < e &&
-                 !SubjectBefore(o.begin) && t[o.end].hash == H("of") &&
+                 !subject_before(o.begin) && t[o.end].hash == H("of") &&
                  mention_covering[o.end + 1 - b] >= 0 &&
                  mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
         owner = mention_covering[o.end + 1 - b];
@@ -1122,12 +1121,8 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         owner = -1;
       }
       if (owner >= 0 && mentions[owner].actor >= 0 && Holdable(mentions[owner].actor)) {
-        holders.push_back({owner, "owner of the stance noun"});
-        for (size_t k = owner + 1; k < mentions.size(); ++k) {
-          if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
-          if (Holdable(mentions[k].actor))
-            holders.push_back({static_cast<int>(k), "owner of the stance noun"});
-        }
+        for (int k : ListFrom(t, mentions, owner))
+          holders.push_back({k, "owner of the stance noun"});
       }
       if (c.nominal && holders.empty()) continue;
     }
@@ -1136,13 +1131,8 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
         int mk = mention_covering[j - b];
         if (mk < 0) continue;
         if (mentions[mk].actor >= 0 && Holdable(mentions[mk].actor)) {
-          holders.push_back({mk, "passive agent"});
           // "put forward by the United States and Panama"
-          for (size_t k = mk + 1; k < mentions.size(); ++k) {
-            if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
-            if (Holdable(mentions[k].actor))
-              holders.push_back({static_cast<int>(k), "passive agent"});
-          }
+          for (int k : ListFrom(t, mentions, mk)) holders.push_back({k, "passive agent"});
         }
         break;
       }
@@ -1161,14 +1151,14 @@ void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si) const {
     if (holders.empty() && !compound && !c.nominal) {
       // "Of the 15 members, 12 voted for it, including Japan and France"; "the countries that
       // backed the effort, including A, B and C": the list names the holders
-      int first = ListAfterCue(o.end, H("including"));
+      int first = list_after_cue(o.end, H("including"));
       if (first >= 0) {
         for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "list after the cue"});
       }
     }
     if (!holders.empty() && !compound) {
       // "The United States voted against it, along with Israel and Argentina"
-      int first = ListAfterCue(o.end, H("along"));
+      int first = list_after_cue(o.end, H("along"));
       if (first >= 0) {
         for (int k : ListFrom(t, mentions, first))
           holders.push_back({k, "companion of the holder"});

@@ -50,6 +50,14 @@ int64_t QueryInt(SqliteDb& db, const char* sql, int64_t fallback, std::string* e
   return fallback;
 }
 
+// Rolls back the open transaction and reports `what` in *error; false, for `return fail(...)`.
+bool RollBack(SqliteDb& db, const std::string& what, std::string* error) {
+  *error = what;
+  std::string ignored;
+  db.Exec("ROLLBACK", &ignored);
+  return false;
+}
+
 }  // namespace
 
 std::string_view StanceRecords::Add(const v1::Stance& stance) {
@@ -133,12 +141,7 @@ std::unique_ptr<Outbox> Outbox::Open(const OutboxOptions& options, std::string* 
 
 bool Outbox::Migrate(std::string* error) {
   if (!db_.Exec("BEGIN IMMEDIATE", error)) return false;
-  auto fail = [&](const std::string& what) {
-    *error = what;
-    std::string ignored;
-    db_.Exec("ROLLBACK", &ignored);
-    return false;
-  };
+  auto fail = [&](const std::string& what) { return RollBack(db_, what, error); };
   std::string problem;
   const int64_t version = QueryInt(db_, "PRAGMA user_version", -1, &problem);
   const bool has_table = QueryInt(db_,
@@ -221,12 +224,7 @@ bool Outbox::SplitOversizedEntries(std::string* error) {
   // Entries are delivered in seq order and acknowledged by seq, so a split entry's parts cannot
   // keep its number: it and every entry after it move to the end, in the same order.
   if (!db_.Exec("BEGIN IMMEDIATE", error)) return false;
-  auto fail = [&](const std::string& what) {
-    *error = what;
-    std::string ignored;
-    db_.Exec("ROLLBACK", &ignored);
-    return false;
-  };
+  auto fail = [&](const std::string& what) { return RollBack(db_, what, error); };
   std::string problem;
   const int64_t last = QueryInt(db_, "SELECT IFNULL(MAX(seq), 0) FROM outbox", 0, &problem);
   if (!problem.empty()) return fail(problem);
