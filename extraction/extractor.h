@@ -20,6 +20,9 @@ struct ExtractorConfig {
 
 struct ExtractOptions {
   bool explain = false;  // fill Stance.explanation
+  // When set, every stage appends what it decided, one "[stage] ..." line per decision, a header
+  // line per item and per sentence (`ingest-service extract --explain` prints it on stderr).
+  std::string* trace = nullptr;
 };
 
 // The canonical actor records and every surface form that names them.

@@ -1,0 +1,202 @@
+#include "extraction/stages/clauses.h"
+
+#include <string>
+
+#include "extraction/clause_structure.h"
+#include "extraction/stages/cues.h"
+
+namespace stancewire::extraction {
+
+void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceMentions* sm) {
+  std::vector<Mention>& mentions = sm->list;
+  for (size_t k = 0; k < mentions.size(); ++k) {
+    Mention& m = mentions[k];
+    bool subject;
+    if (m.possessive_other) {
+      subject = false;
+    } else if (m.begin == b) {
+      subject = true;
+    } else {
+      const uint32_t lead = ModifiersBefore(t, b, m.begin);
+      const Token& prev = t[m.begin - 1 - lead];
+      if (lead > 0 && m.begin - lead == b) {
+        subject = true;  // "The pro-Iranian Hezbollah warned ..."
+      } else if (ListAfterGroupSubject(t, b, m.begin)) {
+        subject = true;
+      } else if (prev.cls & kPreposition) {
+        // absolute construction: "with China's ambassador warning that ..."
+        // (also for a list: "with the Netherlands, Czech Republic, and Poland voting against")
+        uint32_t list_end = m.end;
+        for (size_t q = k + 1; q < mentions.size(); ++q) {
+          if (!ListSeparated(t, mentions[q - 1].end, mentions[q].begin)) break;
+          list_end = mentions[q].end;
+        }
+        subject = prev.hash == H("with") && list_end < e && t[list_end].key.size() > 4 &&
+                  t[list_end].key.compare(t[list_end].key.size() - 3, 3, "ing") == 0;
+      } else if (prev.cls & kSubjectBefore) {
+        subject = true;
+        if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
+            (ListSeparated(t, mentions[k - 1].end, m.begin) ||
+             (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
+          subject = mentions[k - 1].subject;  // a list inherits: "sounding out A, B and C"
+        }
+      } else {
+        subject = false;
+      }
+    }
+    m.subject = subject;
+  }
+}
+
+void FindClauses(const Knowledge& kn, const std::vector<Token>& t, uint32_t b, uint32_t e,
+                 const SentenceMentions& sm, const std::vector<Occurrence>& cues, Clauses* out) {
+  const uint32_t n = e - b;
+  const std::vector<Mention>& mentions = sm.list;
+  const std::vector<int>& mention_covering = sm.covering;
+  out->begin = b;
+  // A new coordinated clause ("..., but will not send soldiers") may carry a second cue for the
+  // same holder; both count, and the merge decides.
+  std::vector<uint32_t>& clause_of = out->clause_of;
+  clause_of.assign(n, 0);
+  for (uint32_t j = b, c = 0; j < e; ++j) {
+    if (t[j].hash == H("but") || t[j].hash == H("while") || t[j].hash == H("whereas") ||
+        t[j].hash == H(";") || t[j].hash == H("although") || t[j].hash == H("though")) {
+      ++c;
+    }
+    clause_of[j - b] = c;
+  }
+  // Reporting clauses: who said it, and whether that is a speaker or an attribution.
+  std::vector<Report>& reports = out->reports;
+  std::vector<char>& is_report_token = out->is_report_token;
+  reports.clear();
+  is_report_token.assign(n, 0);
+  for (const Occurrence& o : cues) {
+    const Cue& c = kn.lex.cues[o.index];
+    if (c.cls != CueClass::kReport || c.weak) continue;
+    Report r;
+    r.begin = o.begin;
+    r.end = o.end;
+    for (uint32_t j = o.begin; j < o.end; ++j) is_report_token[j - b] = true;
+    r.according_to = t[o.begin].hash == H("according");
+    if (r.according_to) {
+      r.np_begin = o.end;
+      uint32_t j = o.end;
+      while (j < e && j - o.end < 12 && t[j].hash != H(",") && !((t[j].cls & kClauseEnd) != 0) &&
+             t[j].hash != H("--") && !(t[j].hash == H("on") && j + 1 < e && t[j + 1].capitalized) &&
+             t[j].hash != H("held")) {
+        ++j;
+      }
+      r.np_end = j;
+    } else {
+      uint32_t j = o.begin;
+      while (j > b && o.begin - j < 12) {
+        const uint64_t k = t[j - 1].hash;
+        if (k == H(",") || k == H(";") || k == H(":") || k == H("--") || k == H("\"") ||
+            k == H("that") || k == H("and") || k == H("(")) {
+          break;
+        }
+        --j;
+      }
+      // skip trailing adverbs of the reporter's verb phrase ("also", "later", "previously", "has")
+      uint32_t end = o.begin;
+      while (end > j && (t[end - 1].hash == H("also") || t[end - 1].hash == H("has") ||
+                         t[end - 1].hash == H("have") || t[end - 1].hash == H("had") ||
+                         t[end - 1].hash == H("later") || t[end - 1].hash == H("previously") ||
+                         t[end - 1].hash == H("repeatedly") || t[end - 1].hash == H("earlier"))) {
+        --end;
+      }
+      r.np_begin = j;
+      r.np_end = end;
+      if (r.np_begin == r.np_end && o.end < e &&
+          (j == b || t[j - 1].hash == H(",") || t[j - 1].hash == H("\""))) {
+        // inverted: "..., said Foreign Minister Hakan Fidan." / "\"...,\" said the ministry."
+        uint32_t k = o.end;
+        while (k < e && k - o.end < 10 && t[k].word && !(t[k].cls & kPreposition)) ++k;
+        if (k > o.end) {
+          r.np_begin = o.end;
+          r.np_end = k;
+        }
+      }
+      if (r.np_begin == r.np_end) {
+        // "Ishaq Dar, who is also deputy prime minister, told ...": nearest subject mention
+        for (int k = static_cast<int>(mentions.size()) - 1; k >= 0; --k) {
+          if (mentions[k].end <= o.begin && o.begin - mentions[k].end < 14 && mentions[k].subject) {
+            r.mention = k;
+            r.np_begin = mentions[k].begin;
+            r.np_end = mentions[k].end;
+            break;
+          }
+        }
+      }
+    }
+    for (uint32_t j = r.np_begin; j < r.np_end; ++j) {
+      RoleType rt;
+      uint32_t rl;
+      if (kn.RoleAt(t, j, r.np_end, &rt, &rl, true)) {
+        if (rt == RoleType::kVoice || rt == RoleType::kMedia) r.voice = true;
+        if (rt == RoleType::kNonActor) r.nonactor = true;
+      }
+      int mk = mention_covering[j - b];
+      if (mk >= 0 && r.mention < 0 && mentions[mk].actor >= 0 && !mentions[mk].possessive_other) {
+        r.mention = mk;
+        if (mentions[mk].voice) r.voice = true;
+      }
+    }
+    if (r.np_end > r.np_begin && r.mention < 0) {
+      const Token& first = t[r.np_begin];
+      r.anaphoric = first.hash == H("the") || (first.cls & kPronounPerson) || first.hash == H("it");
+      if (!r.anaphoric) r.voice = true;
+    }
+    // a speaker with a role of the state ("the source", "a Kenyan official") is also a voice
+    if (r.mention >= 0 && mentions[r.mention].voice) r.voice = true;
+    reports.push_back(r);
+  }
+}
+
+bool InRelativeAside(const std::vector<Token>& t, uint32_t b, uint32_t e, uint32_t pos) {
+  for (uint32_t j = pos; j > b + 1 && pos - j < kScanWindow; --j) {
+    const uint64_t h = t[j - 1].hash;
+    if (h == H("who") || h == H("which")) {
+      if (t[j - 2].hash != H(",")) return false;
+      for (uint32_t k = pos; k < e && k - pos < kScanWindow; ++k) {
+        if (t[k].hash == H(",")) return true;
+        if (t[k].cls & kClauseEnd) return false;
+      }
+      return false;
+    }
+    if (h == H(",") || (t[j - 1].cls & kClauseEnd)) return false;
+  }
+  return false;
+}
+
+bool SubjectBefore(const Knowledge& k, const SentenceMentions& sm, const Clauses& c, uint32_t pos) {
+  for (const Mention& m : sm.list) {
+    if (m.end <= pos && m.subject && c.ClauseOf(m.begin) == c.ClauseOf(pos) &&
+        k.Holdable(m.actor)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void TraceClauses(const Trace& trace, const Knowledge& k, const Document& doc, uint32_t b,
+                  uint32_t e, const SentenceMentions& m, const Clauses& c) {
+  if (!trace.on()) return;
+  std::string bounds;
+  for (uint32_t j = b + 1; j < e; ++j) {
+    if (c.ClauseOf(j) != c.ClauseOf(j - 1)) bounds += " | " + std::string(doc.Bytes(j, j + 1));
+  }
+  trace.Line("clauses", "%u coordinated clause(s)%s", e > b ? c.ClauseOf(e - 1) + 1 : 0,
+             bounds.c_str());
+  for (const Report& r : c.reports) {
+    const std::string verb(doc.Bytes(r.begin, r.end)), who(doc.Bytes(r.np_begin, r.np_end));
+    const char* actor = r.mention >= 0 && m.list[r.mention].actor >= 0
+                            ? k.actors.record(m.list[r.mention].actor).id.c_str()
+                            : "-";
+    trace.Line("clauses", "report [%s] by [%s] actor=%s%s%s%s%s", verb.c_str(), who.c_str(), actor,
+               r.voice ? " voice" : "", r.anaphoric ? " anaphoric" : "",
+               r.according_to ? " according-to" : "", r.nonactor ? " nonactor" : "");
+  }
+}
+
+}  // namespace stancewire::extraction

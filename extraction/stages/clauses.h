@@ -1,0 +1,69 @@
+// Stage 3, clause analysis of one sentence, over its tokens and mentions:
+// - MarkSubjects: which mentions are clause subjects (sentence start, after a clause opener,
+//   "with X -ing", a list after a group noun, list members inherit; after a preposition or a
+//   verb a mention is an object). The token-level tests live in extraction/clause_structure.h.
+// - FindClauses: clause boundaries ("but", "while", "whereas", ";", "although", "though" open a
+//   new coordinated clause) and the reporting clauses: the reporting verb ("said", "according
+//   to"), its reporter as written (before the verb, inverted after it: '"...," said the
+//   ministry', or the nearest subject: "X, who is also ..., told"), the actor mention inside it,
+//   and whether the reporter is an unnamed source or medium (voice), stands for the salient actor
+//   (anaphoric: "the source", "he"), or is an analyst (nonactor: no stance).
+// Reads: tokens, SentenceMentions (actors of pronouns resolved for FindClauses), the cue
+// occurrences. Writes: Mention::subject, Clauses. Every scan is bounded (12 tokens for a
+// reporter, 60 for an aside), so linear in the sentence.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "extraction/stages/knowledge.h"
+#include "extraction/stages/mentions.h"
+#include "extraction/stages/segmentation.h"
+#include "extraction/stages/trace.h"
+
+namespace stancewire::extraction {
+
+struct Occurrence;  // a cue or trigger phrase found in the text (cues.h)
+
+constexpr size_t kScanWindow = 60;  // tokens a holder search looks back
+
+struct Report {
+  uint32_t begin = 0, end = 0;        // the reporting verb
+  uint32_t np_begin = 0, np_end = 0;  // the reporter as written
+  int mention = -1;                   // actor mention inside the reporter, if any
+  bool voice = false;                 // the reporter is an unnamed source or a medium
+  bool anaphoric = false;             // "the source", "he": stands for the salient actor
+  bool according_to = false;
+  bool nonactor = false;  // analysts, experts: what they say is no stance
+};
+
+struct Clauses {
+  uint32_t begin = 0;                 // the sentence's first token
+  std::vector<uint32_t> clause_of;    // per sentence token: its coordinated clause, from 0
+  std::vector<Report> reports;        // in text order
+  std::vector<char> is_report_token;  // per sentence token: part of a reporting verb
+
+  uint32_t ClauseOf(uint32_t token) const { return clause_of[token - begin]; }
+  bool IsReportToken(uint32_t token) const { return is_report_token[token - begin] != 0; }
+};
+
+// Sets Mention::subject for every mention of sentence tokens [b, e).
+void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceMentions* m);
+
+// Fills *out (reusing its storage): clause indexes and reporting clauses of tokens [b, e).
+// `cues` are the sentence's cue occurrences in text order (reports are its non-weak REPORT cues).
+void FindClauses(const Knowledge& k, const std::vector<Token>& t, uint32_t b, uint32_t e,
+                 const SentenceMentions& m, const std::vector<Occurrence>& cues, Clauses* out);
+
+// True when `pos` lies in ", who|which ... ," (bounded by the scan window).
+bool InRelativeAside(const std::vector<Token>& t, uint32_t b, uint32_t e, uint32_t pos);
+
+// True when a holdable subject mention ends at or before `pos` in pos's clause: "France ... has
+// the support of Poland" already has its holder.
+bool SubjectBefore(const Knowledge& k, const SentenceMentions& m, const Clauses& c, uint32_t pos);
+
+// One "[clauses]" line per reporting clause and one with the clause boundaries.
+void TraceClauses(const Trace& trace, const Knowledge& k, const Document& doc, uint32_t b,
+                  uint32_t e, const SentenceMentions& m, const Clauses& c);
+
+}  // namespace stancewire::extraction

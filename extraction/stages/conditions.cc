@@ -1,0 +1,289 @@
+#include "extraction/stages/conditions.h"
+
+#include <algorithm>
+
+namespace stancewire::extraction {
+
+void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint32_t e,
+                        const Clauses& c, ConditionSpans* out) {
+  const uint32_t n = e - b;
+  std::vector<Occurrence>& triggers = out->triggers;
+  std::vector<ConditionSpan>& spans = out->spans;
+  std::vector<char>& in_condition = out->in_condition;
+  triggers.clear();
+  for (uint32_t i = b; i < e;) {
+    PhraseMatcher::Match m;
+    if (t[i].cls & kStartsTrigger) m = lex.trigger_matcher.Longest(t, i, e);
+    if (m.length) {
+      triggers.push_back({i, i + m.length, (*m.payloads)[0]});
+      i += m.length;
+    } else {
+      ++i;
+    }
+  }
+  spans.clear();
+  in_condition.assign(n, 0);
+  for (const Occurrence& o : triggers) {
+    const Trigger& tr = lex.triggers[o.index];
+    uint32_t sb = tr.keep ? o.begin : o.end;
+    uint32_t j = o.end;
+    while (j < e && j - sb < kConditionMax) {
+      static constexpr uint64_t kStop[] = {
+          H(","),   H(";"),      H(":"),       H("--"),     H("."),      H("!"),       H("?"),
+          H("("),   H(")"),      H("\""),      H("but"),    H("while"),  H("whereas"), H("which"),
+          H("who"), H("saying"), H("arguing"), H("citing"), H("adding"), H("so")};
+      bool stop = c.IsReportToken(j);
+      for (uint64_t h : kStop) stop |= t[j].hash == h;
+      if (stop) {
+        break;
+      }
+      ++j;
+    }
+    if (j <= o.end) continue;
+    if (tr.subject) {
+      // take in the clause's subject: whoever "must first" act is part of the condition
+      // ("... insisting that Stockholm should first show Budapest more respect")
+      uint32_t k = o.begin;
+      while (k > b && o.begin - k < 6 && t[k - 1].word && t[k - 1].hash != H("that") &&
+             !(t[k - 1].cls & kSubjectBefore)) {
+        --k;
+      }
+      if (k < o.begin && (k == b || !t[k - 1].word || t[k - 1].hash == H("that"))) sb = k;
+    }
+    spans.push_back({o.begin, o.end, sb, j, &tr});
+  }
+  for (const ConditionSpan& s : spans) {
+    // the trigger's own words ("wants", "called for") may still be the position cue
+    for (uint32_t j = s.begin; j < s.end; ++j) {
+      if (j < s.trigger_begin || j >= s.trigger_end) in_condition[j - b] = true;
+    }
+  }
+}
+
+void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint32_t e,
+                        bool explain, std::vector<ConditionHit>* out,
+                        std::vector<std::string>* patterns) {
+  // Split at "and" / "or" / "," (except in "between X and Y") so that each requirement gets its
+  // own kind: "authorised by the UN Security Council and Israeli troops leave ..."
+  std::vector<std::pair<uint32_t, uint32_t>> segments;
+  uint32_t s = b;
+  bool between = false;
+  for (uint32_t i = b; i < e; ++i) {
+    const uint64_t k = t[i].hash;
+    if (k == H("between")) between = true;
+    bool split = (k == H("and") || k == H("or") || k == H(","));
+    if (split && k == H("and") && between) {
+      between = false;
+      continue;
+    }
+    if (split) {
+      if (i > s) segments.push_back({s, i});
+      s = i + 1;
+    }
+  }
+  if (e > s) segments.push_back({s, e});
+  // Coordinated subjects share one predicate: "the terms of reference and mandate have been
+  // spelled out" is one requirement. A segment whose verb comes within its first three tokens
+  // joins a previous segment that has no verb of its own.
+  static constexpr uint64_t kAux[] = {H("is"),    H("are"), H("was"),   H("were"), H("be"),
+                                      H("been"),  H("has"), H("have"),  H("had"),  H("will"),
+                                      H("would"), H("can"), H("could"), H("must"), H("should")};
+  auto has_aux = [&](uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; ++i) {
+      for (uint64_t a : kAux) {
+        if (t[i].hash == a) return true;
+      }
+    }
+    return false;
+  };
+  for (size_t k = 1; k < segments.size();) {
+    auto& prev = segments[k - 1];
+    auto& cur = segments[k];
+    if (!has_aux(prev.first, prev.second) &&
+        has_aux(cur.first, std::min(cur.second, cur.first + 3)) && cur.first > prev.second &&
+        cur.first - prev.second <= 1 && t[prev.second].hash == H("and")) {
+      prev.second = cur.second;
+      segments.erase(segments.begin() + k);
+    } else {
+      ++k;
+    }
+  }
+  for (auto [sb, se] : segments) {
+    std::vector<uint64_t> groups_hit(lex.kind_patterns.size(), 0);
+    std::vector<uint32_t> fired;
+    for (uint32_t i = sb; i < se; ++i) {
+      if (!(t[i].cls & kStartsKind)) continue;
+      PhraseMatcher::Match m = lex.kind_matcher.Longest(t, i, se);
+      if (!m.length) continue;
+      for (uint32_t p : *m.payloads) {
+        uint32_t pattern = p / 64, group = p % 64;
+        groups_hit[pattern] |= 1ULL << group;
+        uint64_t all = (lex.kind_patterns[pattern].groups >= 64)
+                           ? ~0ULL
+                           : ((1ULL << lex.kind_patterns[pattern].groups) - 1);
+        if (groups_hit[pattern] == all &&
+            std::find(fired.begin(), fired.end(), pattern) == fired.end()) {
+          fired.push_back(pattern);
+        }
+      }
+    }
+    std::vector<std::string> kinds;
+    for (uint32_t p : fired) {
+      const std::string& kind = lex.kind_patterns[p].kind;
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+        kinds.push_back(kind);
+        if (explain) patterns->push_back(kind + " (" + lex.kind_patterns[p].source + ")");
+      }
+    }
+    if (kinds.empty()) {
+      uint32_t words = 0;
+      for (uint32_t i = sb; i < se; ++i) words += t[i].word;
+      if (words < 2) continue;
+      kinds.push_back("OTHER");
+    }
+    for (const auto& k : kinds) out->push_back(ConditionHit{k, sb, se, ""});
+  }
+}
+
+void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues,
+                      const CueAssignments& ca, const ConditionSpans& cs, bool explain,
+                      const Trace& trace, std::vector<Attached>* out) {
+  const Lexicons& lex = v.know.lex;
+  const std::vector<Token>& t = v.t;
+  const uint32_t b = v.b;
+  const auto& mentions = v.mentions;
+  const std::vector<Assigned>& assigned = ca.assigned;
+  const std::vector<char>& cue_held = ca.cue_held;
+  std::vector<Attached>& attached = *out;
+  attached.clear();
+  for (const ConditionSpan& s : cs.spans) {
+    std::vector<ConditionHit> hits;
+    std::vector<std::string> patterns;
+    ClassifyConditions(lex, t, s.begin, s.end, explain, &hits, &patterns);
+    if (hits.empty()) continue;
+    bool typed = false;
+    for (const auto& h : hits) typed |= h.kind != "OTHER";
+    for (uint32_t j = s.begin; j < s.end && !typed; ++j) {
+      typed = t[j].hash == H("first") || t[j].hash == H("before");  // a precondition
+    }
+    if (s.trigger->typed && !typed) continue;
+    const Assigned* target = nullptr;
+    for (const auto& a : assigned) {
+      if (a.neutral) continue;
+      const Occurrence& o = cues[a.cue];
+      if (o.begin <= s.trigger_begin) {
+        // weak triggers ("once", "when") bind only within a short stretch of the same clause:
+        // "a proposal to join the force -- a mission to secure the territory once hostilities end"
+        bool weak_trigger = !s.trigger->standalone;
+        bool boundary = weak_trigger && o.end < s.trigger_begin && s.trigger_begin - o.end > 15;
+        // ... nor past a stance cue that has no holder: "plans for a force that could be
+        // deployed to Ukraine after a ceasefire" describes the force
+        for (size_t oi = 0; oi < cues.size(); ++oi) {
+          const Occurrence& other = cues[oi];
+          CueClass k = lex.cues[other.index].cls;
+          if (weak_trigger && !cue_held[oi] && other.begin >= o.end &&
+              other.end <= s.trigger_begin &&
+              (k == CueClass::kSupport || k == CueClass::kOppose || k == CueClass::kUndecided)) {
+            boundary = true;
+          }
+        }
+        for (uint32_t j = o.end; j < s.trigger_begin; ++j) {
+          boundary |= ((t[j].cls & kClauseEnd) != 0) > 0 ||
+                      (weak_trigger && (t[j].hash == H("--") || t[j].hash == H("(")));
+        }
+        if (!boundary && (!target || cues[target->cue].begin < o.begin)) target = &a;
+      }
+    }
+    if (!target) {
+      for (const auto& a : assigned) {
+        if (a.neutral) continue;
+        if (cues[a.cue].begin >= s.end && (!target || cues[a.cue].begin < cues[target->cue].begin))
+          target = &a;
+      }
+    }
+    // "will not disarm as long as troops occupy ...": a positive-only trigger after a refusal
+    // gives the refusal's reason, not a condition
+    bool refusal = false;
+    if (s.trigger->positive) {
+      if (target && target->position == v1::POSITION_OPPOSE) continue;
+      for (const Occurrence& o : cues) {
+        if (lex.cues[o.index].cls == CueClass::kNegation && o.end <= s.trigger_begin &&
+            s.trigger_begin - o.end <= 8) {
+          bool boundary = false;
+          for (uint32_t j = o.end; j < s.trigger_begin; ++j) boundary |= !t[j].word;
+          refusal |= !boundary;
+        }
+      }
+      if (refusal && target) continue;
+      if (!refusal && !target) continue;  // "as long as" needs a stance to qualify
+    }
+    int mention = -1, actor = -1;
+    std::string rule;
+    int new_subject = -1;
+    if (target) {
+      // a new clause subject between the cue and the trigger holds the condition:
+      // "Armenia is ready to sign, but Azerbaijan insists that Yerevan first ..."
+      std::string r2;
+      int mk = v.HolderLeft(s.trigger_begin, &r2);
+      if (mk >= 0 && mentions[mk].begin >= cues[target->cue].end &&
+          mentions[mk].actor != target->actor) {
+        target = nullptr;
+        new_subject = mk;
+        rule = r2;
+      }
+    }
+    if (new_subject >= 0) {
+      mention = new_subject;
+      actor = mentions[new_subject].actor;
+    } else if (target) {
+      if (s.trigger->negative && target->position != v1::POSITION_OPPOSE) continue;
+      mention = target->mention;
+      actor = target->actor;
+      rule = target->rule;
+    } else if (s.trigger->standalone) {
+      int mk = v.HolderLeft(s.trigger_begin, &rule);
+      if (mk < 0) mk = v.ReporterAfter(s.end, &rule);
+      if (mk == -1 && v.salient_actor >= 0 && t[b].hash == H("any")) {
+        // "Any dispatch would require ...": the previous sentence's holder
+        mk = -2;
+        rule = "generic subject refers back to " + v.know.actors.record(v.salient_actor).name;
+      }
+      if (mk == -1) continue;
+      mention = mk;
+      actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;
+    } else {
+      continue;
+    }
+    if (actor < 0 || !v.know.Holdable(actor)) continue;
+    if (explain) {
+      for (auto& p : patterns) p = "'" + s.trigger->phrase + "' -> " + p;
+      if (patterns.empty()) patterns.push_back("'" + s.trigger->phrase + "' -> OTHER");
+    }
+    trace.Line("conditions", "'%s' -> %s (%zu hits)", s.trigger->phrase.c_str(),
+               v.know.actors.record(actor).id.c_str(), hits.size());
+    if (refusal) {
+      hits.clear();
+      patterns.clear();
+      rule += " (refusal: not ... " + s.trigger->phrase + ")";
+    }
+    // holders that share the cue share its conditions: "Australia and New Zealand will not ..."
+    if (target && new_subject < 0) {
+      for (const auto& a : assigned) {
+        if (&a != target && a.cue == target->cue && !a.neutral && a.actor != actor) {
+          attached.push_back(Attached{a.mention, a.actor, hits, patterns, a.rule});
+        }
+      }
+    }
+    attached.push_back(Attached{mention, actor, std::move(hits), std::move(patterns), rule});
+  }
+}
+
+void TraceConditionSpans(const Trace& trace, const Document& doc, const ConditionSpans& cs) {
+  if (!trace.on()) return;
+  for (const auto& sp : cs.spans) {
+    const std::string text(doc.Bytes(sp.begin, sp.end));
+    trace.Line("conditions", "trigger '%s' span=[%s]", sp.trigger->phrase.c_str(), text.c_str());
+  }
+}
+
+}  // namespace stancewire::extraction

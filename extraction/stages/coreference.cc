@@ -1,0 +1,81 @@
+#include "extraction/stages/coreference.h"
+
+#include <string>
+
+namespace stancewire::extraction {
+
+void ResolveInSentence(const Knowledge& kn, const Discourse& d, SentenceMentions* sm) {
+  std::vector<Mention>& mentions = sm->list;
+  int last_subject_actor = -1, last_person_actor = -1, last_subject_mention = -1;
+  int last_any_actor = -1;
+  for (size_t k = 0; k < mentions.size(); ++k) {
+    Mention& m = mentions[k];
+    if (m.kind == MentionKind::kPronoun) {
+      m.actor = last_subject_actor >= 0 ? last_subject_actor : d.salient_actor;
+      m.antecedent = last_subject_mention;
+    } else if (m.kind == MentionKind::kPronounPerson) {
+      m.actor = last_person_actor >= 0 ? last_person_actor : d.salient_person_actor;
+    } else if (m.kind == MentionKind::kAnaphor) {
+      // "the country": the last subject, else the last state named in the sentence, else the
+      // actor of the previous sentence
+      m.actor = last_subject_actor >= 0 ? last_subject_actor : last_any_actor;
+      if (m.actor < 0) m.actor = d.salient_actor;
+    }
+    if (m.actor >= 0 && m.kind != MentionKind::kAnaphor && kn.Holdable(m.actor))
+      last_any_actor = m.actor;
+    if (m.subject && m.actor >= 0 && kn.Holdable(m.actor)) {
+      last_subject_actor = m.actor;
+      if (m.kind != MentionKind::kPronoun) last_subject_mention = static_cast<int>(k);
+    }
+    if (m.person >= 0 && m.actor >= 0) last_person_actor = m.actor;
+  }
+}
+
+void ResolveQuotedSpeakers(const Clauses& c, SentenceMentions* sm) {
+  std::vector<Mention>& mentions = sm->list;
+  for (Mention& m : mentions) {
+    if (m.kind != MentionKind::kPronounSpeaker) continue;
+    for (const Report& r : c.reports) {
+      if (r.mention >= 0 && mentions[r.mention].actor >= 0 && !r.according_to) {
+        m.actor = mentions[r.mention].actor;
+        break;
+      }
+    }
+  }
+}
+
+void UpdateSalience(const Knowledge& k, int holder_actor, const SentenceMentions& sm,
+                    Discourse* d) {
+  int salient = holder_actor;
+  if (salient < 0) {
+    for (const auto& m : sm.list) {
+      if (m.subject && m.actor >= 0 && k.Holdable(m.actor) && m.kind != MentionKind::kPronoun) {
+        salient = m.actor;
+        break;
+      }
+    }
+  }
+  if (salient >= 0) d->salient_actor = salient;
+  for (const auto& m : sm.list) {
+    if (m.person >= 0 && m.actor >= 0) d->salient_person_actor = m.actor;
+  }
+}
+
+void TraceCoreference(const Trace& trace, const Knowledge& k, const Document& doc,
+                      const SentenceMentions& sm, const Discourse& d) {
+  if (!trace.on()) return;
+  auto id = [&](int actor) { return actor >= 0 ? k.actors.record(actor).id.c_str() : "-"; };
+  for (const Mention& m : sm.list) {
+    if (m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
+        m.kind != MentionKind::kPronounSpeaker && m.kind != MentionKind::kAnaphor) {
+      continue;
+    }
+    const std::string text(doc.Bytes(m.begin, m.end));
+    trace.Line("coreference", "[%s] %s -> %s%s", text.c_str(), MentionRule(m.kind), id(m.actor),
+               m.antecedent >= 0 ? " (stands for a list)" : "");
+  }
+  trace.Line("coreference", "salient actor %s, salient person's actor %s", id(d.salient_actor),
+             id(d.salient_person_actor));
+}
+
+}  // namespace stancewire::extraction

@@ -1,0 +1,351 @@
+#include "extraction/stages/cues.h"
+
+#include "extraction/clause_structure.h"
+
+namespace stancewire::extraction {
+
+using v1::Position;
+
+void FindCues(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint32_t e,
+              const SentenceMentions& sm, std::vector<Occurrence>* out) {
+  const std::vector<Mention>& mentions = sm.list;
+  const std::vector<int>& mention_covering = sm.covering;
+  std::vector<Occurrence>& cues = *out;
+  cues.clear();
+  for (uint32_t i = b; i < e;) {
+    if (mention_covering[i - b] >= 0 && !mentions[mention_covering[i - b]].possessive_other &&
+        mentions[mention_covering[i - b]].kind != MentionKind::kPronoun) {
+      i = mentions[mention_covering[i - b]].end;
+      continue;
+    }
+    PhraseMatcher::Match m;
+    if (t[i].cls & kStartsCue) m = lex.cue_matcher.Longest(t, i, e);
+    if (m.length) {
+      cues.push_back({i, i + m.length, (*m.payloads)[0]});
+      i += m.length;
+    } else {
+      ++i;
+    }
+  }
+}
+
+SentenceView::SentenceView(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
+                           const SentenceMentions& m, const Clauses& c,
+                           const std::vector<char>& in_condition, int salient_actor)
+    : know(k),
+      doc(doc),
+      t(doc.tokens),
+      b(b),
+      e(e),
+      mentions(m.list),
+      mention_ending(m.ending),
+      mention_covering(m.covering),
+      clause_of(c.clause_of),
+      reports(c.reports),
+      in_condition(in_condition),
+      salient_actor(salient_actor),
+      sm(m),
+      clauses(c) {}
+
+int SentenceView::HolderLeft(uint32_t pos, std::string* rule) const {
+  for (uint32_t j = pos; j > b && pos - j < kScanWindow;) {
+    --j;
+    if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0) break;  // not in "Jr."
+    if (t[j].hash == H(")")) {
+      // a parenthesis between holder and verb: "Hungary and Slovakia (which are ...) blocked"
+      uint32_t open = j;
+      while (open > b && pos - open < kScanWindow && t[open].hash != H("(")) --open;
+      // only an aside ("(which are ...)"); a list in parentheses glosses its group and may
+      // hold the stance: "the European troika (France, Germany and the UK)"
+      if (t[open].hash == H("(") && open + 1 < j &&
+          (t[open + 1].hash == H("which") || t[open + 1].hash == H("who") ||
+           t[open + 1].hash == H("whose"))) {
+        j = open;
+        continue;
+      }
+    }
+    if (j + 1 < pos && clause_of[j + 1 - b] != clause_of[j - b] &&
+        !ClauseSharesSubject(t, j + 2, pos)) {
+      // "..., while nine members opposed it": the new clause has a subject of its own
+      return -1;
+    }
+    if ((t[j].hash == H("which") || t[j].hash == H("who")) && !in_condition[j - b]) {
+      // a relative clause's subject is its antecedent: "Hungary, which opposed it" holds;
+      // "the new mission, which is expected to ..." has no holder
+      uint32_t q = j;
+      if (q > b && t[q - 1].hash == H(",")) --q;
+      int mk = q > b ? mention_ending[q - 1 - b] : -1;
+      if (mk >= 0 && mentions[mk].actor >= 0 && know.Holdable(mentions[mk].actor) &&
+          !mentions[mk].possessive_other) {
+        *rule = std::string("antecedent ") + MentionRule(mentions[mk].kind);
+        return mk;
+      }
+      return -1;
+    }
+    if (in_condition[j - b] && pos > j) {
+      // a condition before the cue ("If ..., Islamabad is ready") does not hide holders
+      // after it, but its own mentions never hold the stance
+      if (mention_ending[j - b] >= 0) continue;
+    }
+    int mk = mention_ending[j - b];
+    if (mk < 0) continue;
+    const Mention& m = mentions[mk];
+    if (in_condition[m.begin - b]) continue;
+    if (!m.subject || m.actor < 0 || !know.Holdable(m.actor)) continue;
+    *rule = std::string("subject ") + MentionRule(m.kind);
+    return mk;
+  }
+  return -1;
+}
+
+int SentenceView::ReporterAfter(uint32_t pos, std::string* rule) const {
+  for (const Report& r : reports) {
+    if (r.begin < pos || r.according_to) continue;
+    if (clause_of[r.begin - b] != clause_of[pos - b]) break;  // never across "but"
+    if (r.mention >= 0 && r.np_begin >= pos) {
+      const Mention& m = mentions[r.mention];
+      if (m.actor >= 0 && know.Holdable(m.actor)) {
+        *rule = std::string("reporter ") + MentionRule(m.kind);
+        return r.mention;
+      }
+    }
+    if (r.anaphoric && salient_actor >= 0) {
+      *rule = "reporter refers back to " + know.actors.record(salient_actor).name;
+      return -2;  // salient actor
+    }
+  }
+  return -1;
+}
+
+std::vector<int> SentenceView::Conjuncts(int mk) const {
+  // "they" stands for the whole list it refers to: "Denmark and the Netherlands said they ..."
+  if (mentions[mk].kind == MentionKind::kPronoun && mentions[mk].antecedent >= 0 &&
+      t[mentions[mk].begin].hash == H("they")) {
+    mk = mentions[mk].antecedent;
+  }
+  std::vector<int> out{mk};
+  int k = mk;
+  while (k > 0) {
+    const Mention& prev = mentions[k - 1];
+    const Mention& cur = mentions[k];
+    if (!ListSeparated(t, prev.end, cur.begin)) break;
+    if (prev.actor < 0 || !know.Holdable(prev.actor) || prev.possessive_other) break;
+    out.push_back(k - 1);
+    --k;
+  }
+  return out;
+}
+
+std::string SentenceView::AttributionFor(int holder_mention) const {
+  for (const Report& r : reports) {
+    if (!r.voice || r.np_end <= r.np_begin) continue;
+    if (holder_mention >= 0 && r.mention == holder_mention && !mentions[holder_mention].voice)
+      continue;
+    return std::string(doc.Bytes(r.np_begin, r.np_end));
+  }
+  return "";
+}
+
+int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
+  for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
+    if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
+    if (t[j].hash != H(",") && t[j].hash != H("including")) continue;
+    uint32_t q = j + 1;
+    if (opener == H("including") && t[q].hash == H("including")) {
+      ++q;
+    } else if (opener == H("including") && t[j].hash == H("including")) {
+      q = j + 1;  // "pledged support for the initiative including Spain and France"
+    } else if (opener == H("along") && q + 1 < e &&
+               (t[q].hash == H("along") || t[q].hash == H("together")) &&
+               t[q + 1].hash == H("with")) {
+      q += 2;
+    } else {
+      continue;
+    }
+    if (q < e && t[q].hash == H("the")) ++q;
+    if (q >= e) return -1;
+    int mk = mention_covering[q - b];
+    if (mk < 0 || mentions[mk].possessive_other || !know.Holdable(mentions[mk].actor)) return -1;
+    return mk;
+  }
+  return -1;
+}
+int CueAssignments::FirstHolder() const {
+  for (const auto& a : assigned) {
+    if (!a.neutral) return a.actor;
+  }
+  return -1;
+}
+
+void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueAssignments* out) {
+  const Lexicons& lex = v.know.lex;
+  const std::vector<Token>& t = v.t;
+  const uint32_t b = v.b, e = v.e;
+  const auto& mentions = v.mentions;
+  const auto &mention_ending = v.mention_ending, &mention_covering = v.mention_covering;
+  const auto& clause_of = v.clause_of;
+  const auto& in_condition = v.in_condition;
+  const auto& reports = v.reports;
+  std::vector<Assigned>& assigned = out->assigned;
+  std::vector<char>& cue_held = out->cue_held;
+  assigned.clear();
+  auto find_assigned = [&](int mention, int actor, uint32_t clause) -> Assigned* {
+    for (auto& a : assigned) {
+      if (a.mention == mention && a.actor == actor && clause_of[cues[a.cue].begin - b] == clause) {
+        return &a;
+      }
+    }
+    return nullptr;
+  };
+  cue_held.assign(cues.size(), 0);
+  for (size_t ci = 0; ci < cues.size(); ++ci) {
+    const Occurrence& o = cues[ci];
+    const Cue& c = lex.cues[o.index];
+    if (c.cls == CueClass::kNegation || c.cls == CueClass::kReport) continue;
+    // "Sharaa, who met with Trump last month, urged ...": a NEUTRAL cue in a relative aside
+    // does not claim the antecedent, whose stance the main clause gives
+    if (c.cls == CueClass::kNeutral && InRelativeAside(t, b, e, o.begin)) continue;
+    if (in_condition[o.begin - b]) continue;  // "only if the council authorises it"
+    // "a force that could be deployed": a weak cue in the passive has no holder of its own
+    if (c.weak && !c.passive && o.begin > b &&
+        (t[o.begin - 1].hash == H("be") || t[o.begin - 1].hash == H("been") ||
+         t[o.begin - 1].hash == H("being"))) {
+      continue;
+    }
+    bool speculation = false;  // "Analysts said Azerbaijan would join": not a stance
+    for (const Report& r : reports) {
+      if (r.nonactor && (r.end <= o.begin || (r.np_begin >= o.end && !r.according_to)))
+        speculation = true;
+    }
+    if (speculation) continue;
+    Position pos = v1::POSITION_UNSPECIFIED;
+    if (c.cls == CueClass::kSupport) pos = v1::POSITION_SUPPORT;
+    if (c.cls == CueClass::kOppose) pos = v1::POSITION_OPPOSE;
+    if (c.cls == CueClass::kUndecided) pos = v1::POSITION_UNDECIDED;
+    bool negated = false;
+    if (c.cls != CueClass::kNeutral) {
+      for (size_t k = ci; k > 0; --k) {
+        const Occurrence& p = cues[k - 1];
+        if (o.begin - p.end > kNegationWindow) break;
+        bool boundary = false;
+        for (uint32_t j = p.end; j < o.begin; ++j) boundary |= !t[j].word;
+        if (boundary) break;
+        if (lex.cues[p.index].cls == CueClass::kNegation) {
+          negated = true;
+          break;
+        }
+      }
+    }
+    if (c.negonly && !negated) continue;
+    if (negated) {
+      if (pos == v1::POSITION_SUPPORT)
+        pos = v1::POSITION_OPPOSE;
+      else if (pos == v1::POSITION_OPPOSE)
+        pos = c.negsupport ? v1::POSITION_SUPPORT : v1::POSITION_UNDECIDED;
+    }
+    std::vector<std::pair<int, std::string>> holders;  // mention, rule
+    bool compound = false;
+    if (c.compound && o.begin >= b + 2 && t[o.begin - 1].hash == H("-") &&
+        !t[o.begin - 1].space_before && !t[o.begin].space_before &&
+        mention_ending[o.begin - 2 - b] >= 0) {
+      holders.push_back({mention_ending[o.begin - 2 - b], "compound (X-" + t[o.begin].key + ")"});
+      compound = true;
+    } else if (c.compound && o.begin > b && mention_ending[o.begin - 1 - b] >= 0 &&
+               !t[o.begin].space_before) {
+      // "U.S.-backed": the initialism swallowed the hyphen's neighbour
+    }
+    if (!compound && !c.passive) {
+      // A stance noun's owner holds it: "Belgium's resistance", "the backing of Poland and
+      // Hungary" (not "in support of Ukraine": the owner needs "the" before the noun).
+      int owner = -1;
+      if (o.begin > b && mention_ending[o.begin - 1 - b] >= 0) {
+        const Mention& m = mentions[mention_ending[o.begin - 1 - b]];
+        if (m.possessive_other && t[m.end - 1].hash == H("'s"))
+          owner = mention_ending[o.begin - 1 - b];
+      } else if (o.begin > b && t[o.begin - 1].hash == H("the") && o.end + 1 < e &&
+                 !SubjectBefore(v.know, v.sm, v.clauses, o.begin) && t[o.end].hash == H("of") &&
+                 mention_covering[o.end + 1 - b] >= 0 &&
+                 mentions[mention_covering[o.end + 1 - b]].begin == o.end + 1) {
+        owner = mention_covering[o.end + 1 - b];
+      }
+      // "Venezuela's opposition welcomed ...": a stance noun that a verb follows names a group
+      // (the opposition party), not a stance
+      if (owner >= 0 && c.nominal && o.end < e && t[o.end].word && !NominalContinues(t[o.end])) {
+        owner = -1;
+      }
+      if (owner >= 0 && mentions[owner].actor >= 0 && v.know.Holdable(mentions[owner].actor)) {
+        for (int k : ListFrom(t, mentions, owner))
+          holders.push_back({k, "owner of the stance noun"});
+      }
+      if (c.nominal && holders.empty()) continue;
+    }
+    if (holders.empty() && !compound && c.passive) {
+      for (uint32_t j = o.end; j < e && j < o.end + 4; ++j) {
+        int mk = mention_covering[j - b];
+        if (mk < 0) continue;
+        if (mentions[mk].actor >= 0 && v.know.Holdable(mentions[mk].actor)) {
+          // "put forward by the United States and Panama"
+          for (int k : ListFrom(t, mentions, mk)) holders.push_back({k, "passive agent"});
+        }
+        break;
+      }
+      if (holders.empty()) continue;
+    }
+    if (holders.empty() && !compound) {
+      std::string rule;
+      int mk = v.HolderLeft(o.begin, &rule);
+      if (mk >= 0) {
+        for (int k : v.Conjuncts(mk)) holders.push_back({k, k == mk ? rule : "conjunct " + rule});
+      } else {
+        mk = v.ReporterAfter(o.end, &rule);
+        if (mk != -1) holders.push_back({mk, rule});
+      }
+    }
+    if (holders.empty() && !compound && !c.nominal) {
+      // "Of the 15 members, 12 voted for it, including Japan and France"; "the countries that
+      // backed the effort, including A, B and C": the list names the holders
+      int first = v.ListAfterCue(o.end, H("including"));
+      if (first >= 0) {
+        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "list after the cue"});
+      }
+    }
+    if (!holders.empty() && !compound) {
+      // "The United States voted against it, along with Israel and Argentina"
+      int first = v.ListAfterCue(o.end, H("along"));
+      if (first >= 0) {
+        for (int k : ListFrom(t, mentions, first))
+          holders.push_back({k, "companion of the holder"});
+      }
+    }
+    if (!holders.empty()) cue_held[ci] = 1;
+    for (auto& [mk, rule] : holders) {
+      int actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;
+      if (actor < 0 || !v.know.Holdable(actor)) continue;
+      Assigned* a = find_assigned(mk, actor, clause_of[o.begin - b]);
+      bool neutral = c.cls == CueClass::kNeutral;
+      if (a) {
+        if (a->weak && !c.weak) {
+          *a = Assigned{mk, actor, ci, pos, c.weak, neutral, rule};
+        }
+        continue;
+      }
+      assigned.push_back(Assigned{mk, actor, ci, pos, c.weak, neutral, rule});
+    }
+  }
+}
+
+void TraceCues(const Trace& trace, const SentenceView& v, const std::vector<Occurrence>& cues,
+               const CueAssignments& a) {
+  if (!trace.on()) return;
+  for (const auto& o : cues) {
+    const std::string text(v.doc.Bytes(o.begin, o.end));
+    trace.Line("cues", "[%s] %s", text.c_str(), v.know.lex.cues[o.index].phrase.c_str());
+  }
+  for (const auto& x : a.assigned) {
+    trace.Line("cues", "holder actor=%s pos=%d weak=%d neutral=%d rule=%s",
+               v.know.actors.record(x.actor).id.c_str(), x.position, x.weak, x.neutral,
+               x.rule.c_str());
+  }
+}
+
+}  // namespace stancewire::extraction

@@ -1,0 +1,109 @@
+#include "extraction/stages/topics.h"
+
+#include <map>
+
+namespace stancewire::extraction {
+
+void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
+  const auto& t = doc.tokens;
+  std::map<std::string, int> weight;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> acronyms;  // "isf" -> key
+  out->sentence_topic.assign(doc.sentences.size(), -1);
+  auto index_of = [&](const std::string& key, std::string_view label) {
+    for (size_t k = 0; k < out->keys.size(); ++k) {
+      if (out->keys[k].first == key) return static_cast<int>(k);
+    }
+    out->keys.push_back({key, std::string(label)});
+    return static_cast<int>(out->keys.size() - 1);
+  };
+  for (uint32_t si = 0; si < doc.sentences.size(); ++si) {
+    const Sentence& s = doc.sentences[si];
+    for (uint32_t i = s.first_token; i < s.end_token; ++i) {
+      // known topics from the gazetteer
+      PhraseMatcher::Match m;
+      if (t[i].cls & kStartsTopic) m = kn.lex.topic_matcher.Longest(t, i, s.end_token);
+      if (m.length) {
+        const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
+        int k = index_of(topic.key, doc.Bytes(i, i + m.length));
+        weight[topic.key] += 3;
+        if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+        i += m.length - 1;
+        continue;
+      }
+      if (!t[i].word || !(t[i].cls & kTopicHead)) continue;
+      if (t[i].capitalized) {
+        // a capitalised name ending in a head noun: "Gang Suppression Force"
+        uint32_t j = i;
+        while (j > s.first_token && i - j < 6 && t[j - 1].word &&
+               (t[j - 1].capitalized || t[j - 1].hash == H("-")) && !(t[j - 1].cls & kDeterminer)) {
+          --j;
+        }
+        // institutions are actors, not topics: "the UN Security Council"
+        bool actor = false;
+        for (uint32_t k = j; k <= i && !actor; ++k) {
+          actor = kn.actors.Match(doc.text, t, k, i + 1, 0).length == i + 1 - k;
+        }
+        if (j < i && !actor) {
+          std::vector<std::string> words;
+          for (uint32_t k = j; k <= i; ++k) words.push_back(t[k].key);
+          std::string key = kn.lex.TopicKey(words);
+          if (!key.empty()) {
+            int k = index_of(key, doc.Bytes(j, i + 1));
+            weight[key] += 2;
+            if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+            // "(ISF)" defines an acronym for this name
+            if (i + 3 < s.end_token && t[i + 1].hash == H("(") && t[i + 2].all_caps &&
+                t[i + 3].hash == H(")")) {
+              acronyms[t[i + 2].key] = key;
+            }
+          }
+        }
+        continue;
+      }
+      // a described proposal: "a stabilisation force", "the reassurance force for Ukraine"
+      uint32_t j = i;
+      while (j > s.first_token && i - j < 4 && t[j - 1].word && !t[j - 1].capitalized &&
+             !(t[j - 1].cls & (kClosedClasses | kTopicSkip)) && t[j - 1].hash != H("'s")) {
+        --j;
+      }
+      if (j == i) continue;
+      std::vector<std::string> words;
+      uint32_t end = i + 1;
+      if (i + 2 < s.end_token && (t[i + 1].hash == H("in") || t[i + 1].hash == H("for")) &&
+          t[i + 2].capitalized && t[i + 2].word) {
+        words.push_back(t[i + 2].key);  // the place leads the key: "gaza-...-force"
+        end = i + 3;
+      }
+      for (uint32_t k = j; k <= i; ++k) words.push_back(t[k].key);
+      std::string key = kn.lex.TopicKey(words);
+      if (key.empty() || key.find('-') == std::string::npos) continue;
+      int k = index_of(key, doc.Bytes(j, end));
+      weight[key] += 1;
+      if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+      if (t[i].all_caps) {
+        auto it = acronyms.find(t[i].key);
+        if (it != acronyms.end()) weight[it->second] += 1;
+      }
+    }
+  }
+  int best = -1, best_w = 0;
+  for (size_t k = 0; k < out->keys.size(); ++k) {
+    int w = weight[out->keys[k].first];
+    if (w > best_w) {
+      best_w = w;
+      best = static_cast<int>(k);
+    }
+  }
+  out->dominant = best;
+}
+
+void TraceTopics(const Trace& trace, const ItemTopics& topics) {
+  if (!trace.on()) return;
+  for (const auto& [key, label] : topics.keys)
+    trace.Line("topics", "%s (\"%s\")", key.c_str(), label.c_str());
+  trace.Line("topics", "dominant: %s",
+             topics.dominant >= 0 ? topics.keys[topics.dominant].first.c_str() : "none");
+}
+
+}  // namespace stancewire::extraction
