@@ -12,38 +12,42 @@
 #include <cstdlib>
 
 #include "common/timestamps.h"
-#include "extraction/stages/clauses.h"
-#include "extraction/stages/conditions.h"
-#include "extraction/stages/coreference.h"
-#include "extraction/stages/cues.h"
-#include "extraction/stages/knowledge.h"
-#include "extraction/stages/mentions.h"
-#include "extraction/stages/merge.h"
-#include "extraction/stages/segmentation.h"
+#include "extraction/pipeline.h"
 #include "extraction/stages/topics.h"
-#include "extraction/stages/trace.h"
 
 namespace stancewire::extraction {
+
+void AnalyseSentence(const Knowledge& k, uint32_t si, const Trace& trace, ItemAnalysis* st,
+                     SentenceAnalysis* a) {
+  const Document& doc = st->doc;
+  const std::vector<Token>& t = doc.tokens;
+  const Sentence& sen = doc.sentences[si];
+  const uint32_t b = sen.first_token, e = sen.end_token;
+
+  FindMentions(k, doc, b, e, &a->mentions);
+  MarkSubjects(t, b, e, &a->mentions);
+  ResolveInSentence(k, st->discourse, &a->mentions);
+  FindCues(k.lex, t, b, e, a->mentions, &a->cues);
+  FindClauses(k, t, b, e, a->mentions, a->cues, &a->clauses);
+  ResolveQuotedSpeakers(a->clauses, &a->mentions);
+  FindConditionSpans(k.lex, t, b, e, a->clauses, &a->conditions);
+  const SentenceView view(k, doc, b, e, a->mentions, a->clauses, a->conditions.in_condition,
+                          st->discourse.salient_actor);
+  AttachCues(view, a->cues, &a->assignments);
+  if (trace.on()) {
+    trace.Raw("S%u: %.*s", si, static_cast<int>(sen.end - sen.start), doc.text.data() + sen.start);
+    TraceMentions(trace, k, doc, a->mentions);
+    TraceClauses(trace, k, doc, b, e, a->mentions, a->clauses);
+    TraceCoreference(trace, k, doc, a->mentions, st->discourse);
+    TraceConditionSpans(trace, doc, a->conditions);
+    TraceCues(trace, view, a->cues, a->assignments);
+  }
+  AttachConditions(view, a->cues, a->assignments, a->conditions, st->explain, trace, &a->attached);
+  EmitContributions(view, si, a->cues, a->assignments, &a->attached, &st->contributions);
+  UpdateSalience(k, a->assignments.FirstHolder(), a->mentions, &st->discourse);
+}
+
 namespace {
-
-// What one item's sentences leave for the next ones and for the merge.
-struct ItemState {
-  Document doc;
-  Discourse discourse;
-  std::vector<Contribution> contributions;
-  bool explain = false;
-};
-
-// Per-sentence results of the stages, reused across sentences and items (per thread) so that
-// their storage is allocated once.
-struct SentenceAnalysis {
-  SentenceMentions mentions;
-  std::vector<Occurrence> cues;
-  Clauses clauses;
-  ConditionSpans conditions;
-  CueAssignments assignments;
-  std::vector<Attached> attached;
-};
 
 class ExtractorImpl : public Extractor {
  public:
@@ -55,41 +59,9 @@ class ExtractorImpl : public Extractor {
                                   const ExtractOptions& options) const override;
 
  private:
-  void AnalyseSentence(ItemState& st, uint32_t si, const Trace& trace) const;
-
   Knowledge k_;
   bool debug_ = std::getenv("STANCEWIRE_EXTRACTION_DEBUG") != nullptr;
 };
-
-void ExtractorImpl::AnalyseSentence(ItemState& st, uint32_t si, const Trace& trace) const {
-  const Document& doc = st.doc;
-  const std::vector<Token>& t = doc.tokens;
-  const Sentence& sen = doc.sentences[si];
-  const uint32_t b = sen.first_token, e = sen.end_token;
-  thread_local SentenceAnalysis a;
-
-  FindMentions(k_, doc, b, e, &a.mentions);
-  MarkSubjects(t, b, e, &a.mentions);
-  ResolveInSentence(k_, st.discourse, &a.mentions);
-  FindCues(k_.lex, t, b, e, a.mentions, &a.cues);
-  FindClauses(k_, t, b, e, a.mentions, a.cues, &a.clauses);
-  ResolveQuotedSpeakers(a.clauses, &a.mentions);
-  FindConditionSpans(k_.lex, t, b, e, a.clauses, &a.conditions);
-  const SentenceView view(k_, doc, b, e, a.mentions, a.clauses, a.conditions.in_condition,
-                          st.discourse.salient_actor);
-  AttachCues(view, a.cues, &a.assignments);
-  if (trace.on()) {
-    trace.Raw("S%u: %.*s", si, static_cast<int>(sen.end - sen.start), doc.text.data() + sen.start);
-    TraceMentions(trace, k_, doc, a.mentions);
-    TraceClauses(trace, k_, doc, b, e, a.mentions, a.clauses);
-    TraceCoreference(trace, k_, doc, a.mentions, st.discourse);
-    TraceConditionSpans(trace, doc, a.conditions);
-    TraceCues(trace, view, a.cues, a.assignments);
-  }
-  AttachConditions(view, a.cues, a.assignments, a.conditions, st.explain, trace, &a.attached);
-  EmitContributions(view, si, a.cues, a.assignments, &a.attached, &st.contributions);
-  UpdateSalience(k_, a.assignments.FirstHolder(), a.mentions, &st.discourse);
-}
 
 std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
                                                const ExtractOptions& options) const {
@@ -101,14 +73,17 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
   std::string* trace_out = options.trace ? options.trace : (debug_ ? &debug_trace : nullptr);
   const Trace trace(trace_out);
   trace.Raw("item %s", item.id().c_str());
-  ItemState st;
+  ItemAnalysis st;
   st.doc.text = text;
   st.doc.date = PublicationDate(item);
   st.explain = options.explain;
   Segment(k_.lex, &st.doc);
   trace.Line("segmentation", "%zu tokens, %zu sentences", st.doc.tokens.size(),
              st.doc.sentences.size());
-  for (uint32_t si = 0; si < st.doc.sentences.size(); ++si) AnalyseSentence(st, si, trace);
+  thread_local SentenceAnalysis sentence;  // storage reused across sentences and items
+  for (uint32_t si = 0; si < st.doc.sentences.size(); ++si) {
+    AnalyseSentence(k_, si, trace, &st, &sentence);
+  }
   std::vector<v1::Stance> out;
   if (!st.contributions.empty()) {
     ItemTopics topics;

@@ -57,6 +57,8 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
   reader_options.max_line_bytes = flags.max_text_bytes * 2 + 64 * 1024;
   stancewire::extraction::ExtractOptions options;
   options.explain = flags.explain;
+  std::string trace;  // --explain: what each extraction stage decided, on stderr
+  if (flags.explain) options.trace = &trace;
   std::vector<std::string> files = flags.files;
   if (files.empty()) files.push_back("-");
   int errors = 0;
@@ -97,6 +99,10 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
         out = stancewire::ToJsonLine(stance);
         out.push_back('\n');
         std::cout << out;
+      }
+      if (!trace.empty()) {
+        std::cerr << trace;
+        trace.clear();
       }
     }
   }

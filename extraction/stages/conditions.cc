@@ -259,8 +259,13 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
       for (auto& p : patterns) p = "'" + s.trigger->phrase + "' -> " + p;
       if (patterns.empty()) patterns.push_back("'" + s.trigger->phrase + "' -> OTHER");
     }
-    trace.Line("conditions", "'%s' -> %s (%zu hits)", s.trigger->phrase.c_str(),
-               v.know.actors.record(actor).id.c_str(), hits.size());
+    if (trace.on()) {
+      std::string kinds;
+      for (const auto& h : hits) kinds += " " + h.kind;
+      trace.Line("conditions", "'%s' -> %s (%s)%s", s.trigger->phrase.c_str(),
+                 v.know.actors.record(actor).id.c_str(), rule.c_str(),
+                 refusal ? " refusal: no condition" : kinds.c_str());
+    }
     if (refusal) {
       hits.clear();
       patterns.clear();

@@ -71,8 +71,13 @@ void TraceCoreference(const Trace& trace, const Knowledge& k, const Document& do
       continue;
     }
     const std::string text(doc.Bytes(m.begin, m.end));
+    std::string antecedent;
+    if (m.antecedent >= 0) {
+      const Mention& a = sm.list[m.antecedent];
+      antecedent = " (antecedent [" + std::string(doc.Bytes(a.begin, a.end)) + "])";
+    }
     trace.Line("coreference", "[%s] %s -> %s%s", text.c_str(), MentionRule(m.kind), id(m.actor),
-               m.antecedent >= 0 ? " (stands for a list)" : "");
+               antecedent.c_str());
   }
   trace.Line("coreference", "salient actor %s, salient person's actor %s", id(d.salient_actor),
              id(d.salient_person_actor));

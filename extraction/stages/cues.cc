@@ -342,9 +342,10 @@ void TraceCues(const Trace& trace, const SentenceView& v, const std::vector<Occu
     trace.Line("cues", "[%s] %s", text.c_str(), v.know.lex.cues[o.index].phrase.c_str());
   }
   for (const auto& x : a.assigned) {
-    trace.Line("cues", "holder actor=%s pos=%d weak=%d neutral=%d rule=%s",
-               v.know.actors.record(x.actor).id.c_str(), x.position, x.weak, x.neutral,
-               x.rule.c_str());
+    trace.Line("cues", "[%s] held by %s: %s%s%s (%s)",
+               std::string(v.doc.Bytes(cues[x.cue].begin, cues[x.cue].end)).c_str(),
+               v.know.actors.record(x.actor).id.c_str(), v1::Position_Name(x.position).c_str(),
+               x.weak ? " weak" : "", x.neutral ? " neutral" : "", x.rule.c_str());
   }
 }
 

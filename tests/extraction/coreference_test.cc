@@ -1,0 +1,49 @@
+// Unit tests for the coreference stage (extraction/stages/coreference.h), on texts of our own.
+#include "extraction/stages/coreference.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/extraction/stage_runner.h"
+
+namespace stancewire::extraction {
+namespace {
+
+using testing::RunStages;
+
+TEST(Coreference, PronounInTheSentenceTakesTheLastSubject) {
+  auto r = RunStages("Kenya said it would back the plan.");
+  EXPECT_EQ(r->Id(r->Find(0, "it")->actor), "KEN");
+}
+
+TEST(Coreference, AcrossSentencesTheSalientActor) {
+  auto r = RunStages("Norway backed the plan. It also said the country would pay.");
+  EXPECT_EQ(r->Id(r->discourse_before[1].salient_actor), "NOR");
+  EXPECT_EQ(r->Id(r->Find(1, "It")->actor), "NOR");
+  EXPECT_EQ(r->Id(r->Find(1, "the country")->actor), "NOR");  // an anaphor
+}
+
+TEST(Coreference, TheyStandsForTheList) {
+  auto r = RunStages("Kenya and Norway said they would back the plan.");
+  const Mention* they = r->Find(0, "they");
+  ASSERT_TRUE(they);
+  EXPECT_GE(they->antecedent, 0);
+}
+
+TEST(Coreference, QuotedWeIsTheSpeaker) {
+  auto r = RunStages("\"We will back the force,\" the Chilean foreign minister said.");
+  const Mention* we = r->Find(0, "We");
+  ASSERT_TRUE(we);
+  EXPECT_EQ(we->kind, MentionKind::kPronounSpeaker);
+  EXPECT_EQ(r->Id(we->actor), "CHL");
+}
+
+TEST(Coreference, SalienceFallsBackToTheFirstSubject) {
+  auto r = RunStages("Norway met Kenya on Monday. It later backed the plan.");
+  EXPECT_EQ(r->Id(r->discourse_before[1].salient_actor), "NOR");
+  Discourse d;
+  UpdateSalience(testing::TestKnowledge(), -1, r->sentences[0].mentions, &d);
+  EXPECT_EQ(r->Id(d.salient_actor), "NOR");
+}
+
+}  // namespace
+}  // namespace stancewire::extraction

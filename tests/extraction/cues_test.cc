@@ -1,0 +1,51 @@
+// Unit tests for the cue stage (extraction/stages/cues.h), on sentences of our own.
+#include "extraction/stages/cues.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/extraction/stage_runner.h"
+
+namespace stancewire::extraction {
+namespace {
+
+using testing::RunStages;
+
+// "ACTOR POSITION rule" for each assignment of sentence si.
+std::vector<std::string> Held(const testing::StageRun& r, uint32_t si) {
+  std::vector<std::string> out;
+  for (const Assigned& a : r.sentences[si].assignments.assigned) {
+    out.push_back(r.Id(a.actor) + " " + v1::Position_Name(a.position) + " " + a.rule);
+  }
+  return out;
+}
+
+TEST(Cues, SubjectHoldsAndNegationFlips) {
+  auto r = RunStages("Kenya backed the plan. Norway did not back it.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"KEN POSITION_SUPPORT subject name"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE subject name"}));
+}
+
+TEST(Cues, ConjunctsAndPassiveAgents) {
+  auto r = RunStages("Kenya and Norway backed the plan. The force was backed by Chile.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"NOR POSITION_SUPPORT subject name",
+                                                   "KEN POSITION_SUPPORT conjunct subject name"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_SUPPORT passive agent"}));
+}
+
+TEST(Cues, TrailingReporter) {
+  auto r = RunStages("The plan deserves backing, the Kenyan foreign minister said.");
+  ASSERT_EQ(r->sentences[0].assignments.assigned.size(), 1u);
+  EXPECT_EQ(r->Id(r->sentences[0].assignments.assigned[0].actor), "KEN");
+  EXPECT_EQ(r->sentences[0].assignments.assigned[0].rule, "reporter role noun");
+}
+
+TEST(Cues, NoCueInsideAMention) {
+  auto r = RunStages("Kenya backed it.");
+  const auto& cues = r->sentences[0].cues;
+  ASSERT_EQ(cues.size(), 1u);
+  EXPECT_EQ(r->Words(cues[0].begin, cues[0].end), "backed");
+  EXPECT_EQ(r->sentences[0].assignments.FirstHolder(), r->Find(0, "Kenya")->actor);
+}
+
+}  // namespace
+}  // namespace stancewire::extraction

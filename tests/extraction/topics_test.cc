@@ -1,0 +1,43 @@
+// Unit tests for the topic stage (extraction/stages/topics.h), on texts of our own.
+#include "extraction/stages/topics.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/extraction/stage_runner.h"
+
+namespace stancewire::extraction {
+namespace {
+
+ItemTopics TopicsOf(const std::string& text) {
+  auto r = testing::RunStages(text);
+  ItemTopics topics;
+  FindTopics(testing::TestKnowledge(), r->item.doc, &topics);
+  return topics;
+}
+
+TEST(Topics, NamesAndDescriptionsShareNormalisedKeys) {
+  ItemTopics t = TopicsOf(
+      "Kenya backed the Harbour Protection Force (HPF). Norway said the HPF was welcome. Chile "
+      "met Peru.");
+  ASSERT_EQ(t.sentence_topic.size(), 3u);
+  ASSERT_GE(t.sentence_topic[0], 0);
+  EXPECT_EQ(t.keys[t.sentence_topic[0]].first, "harbour-protection-force");
+  EXPECT_EQ(t.sentence_topic[2], -1);
+  EXPECT_EQ(t.dominant, t.sentence_topic[0]);
+}
+
+TEST(Topics, BritishSpellingFolds) {
+  ItemTopics a = TopicsOf("Kenya backed a stabilisation force.");
+  ItemTopics b = TopicsOf("Kenya backed a stabilization force.");
+  ASSERT_GE(a.dominant, 0);
+  ASSERT_GE(b.dominant, 0);
+  EXPECT_EQ(a.keys[a.dominant].first, b.keys[b.dominant].first);
+}
+
+TEST(Topics, InstitutionsAreActorsNotTopics) {
+  ItemTopics t = TopicsOf("The UN Security Council met.");
+  EXPECT_EQ(t.dominant, -1);
+}
+
+}  // namespace
+}  // namespace stancewire::extraction
