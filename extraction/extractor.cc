@@ -91,6 +91,7 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
     TraceTopics(trace, topics);
     out = MergeStances(k_, item, st.doc, topics, st.contributions, options.explain);
     for (const v1::Stance& s : out) {
+      if (!trace.on()) break;
       trace.Line("merge", "%s %s on %s", s.actor().id().c_str(),
                  v1::Position_Name(s.position()).c_str(), s.topic().c_str());
     }

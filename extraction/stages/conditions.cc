@@ -11,16 +11,7 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
   std::vector<ConditionSpan>& spans = out->spans;
   std::vector<char>& in_condition = out->in_condition;
   triggers.clear();
-  for (uint32_t i = b; i < e;) {
-    PhraseMatcher::Match m;
-    if (t[i].cls & kStartsTrigger) m = lex.trigger_matcher.Longest(t, i, e);
-    if (m.length) {
-      triggers.push_back({i, i + m.length, (*m.payloads)[0]});
-      i += m.length;
-    } else {
-      ++i;
-    }
-  }
+  for (uint32_t i = b; i < e;) i = MatchAt(lex.trigger_matcher, kStartsTrigger, t, i, e, &triggers);
   spans.clear();
   in_condition.assign(n, 0);
   for (const Occurrence& o : triggers) {

@@ -18,14 +18,7 @@ void FindCues(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint
       i = mentions[mention_covering[i - b]].end;
       continue;
     }
-    PhraseMatcher::Match m;
-    if (t[i].cls & kStartsCue) m = lex.cue_matcher.Longest(t, i, e);
-    if (m.length) {
-      cues.push_back({i, i + m.length, (*m.payloads)[0]});
-      i += m.length;
-    } else {
-      ++i;
-    }
+    i = MatchAt(lex.cue_matcher, kStartsCue, t, i, e, &cues);
   }
 }
 

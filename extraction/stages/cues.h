@@ -33,6 +33,17 @@ struct Occurrence {
   uint32_t index = 0;  // cue or trigger index
 };
 
+// Appends the longest phrase of `matcher` at token i (only tried where Token::cls has `starts`)
+// to *out; returns the token after it, i + 1 when none matches.
+inline uint32_t MatchAt(const PhraseMatcher& matcher, uint32_t starts, const std::vector<Token>& t,
+                        uint32_t i, uint32_t e, std::vector<Occurrence>* out) {
+  PhraseMatcher::Match m;
+  if (t[i].cls & starts) m = matcher.Longest(t, i, e);
+  if (!m.length) return i + 1;
+  out->push_back({i, i + m.length, (*m.payloads)[0]});
+  return i + m.length;
+}
+
 // Fills *cues (reusing its storage) with the cue occurrences of tokens [b, e) of doc.
 void FindCues(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint32_t e,
               const SentenceMentions& m, std::vector<Occurrence>* cues);

@@ -8,27 +8,13 @@
 namespace stancewire::extraction {
 
 const char* MentionRule(MentionKind k) {
-  switch (k) {
-    case MentionKind::kName:
-      return "name";
-    case MentionKind::kMetonym:
-      return "metonym";
-    case MentionKind::kRole:
-      return "role noun";
-    case MentionKind::kStanceNoun:
-      return "possessive position noun";
-    case MentionKind::kPerson:
-      return "person";
-    case MentionKind::kPronoun:
-      return "pronoun";
-    case MentionKind::kPronounPerson:
-      return "personal pronoun";
-    case MentionKind::kPronounSpeaker:
-      return "first-person pronoun (quoted speaker)";
-    case MentionKind::kAnaphor:
-      return "anaphor";
-  }
-  return "";
+  // in the order of MentionKind
+  static const char* const kRules[] = {
+      "name",   "metonym", "role noun",        "possessive position noun",
+      "person", "pronoun", "personal pronoun", "first-person pronoun (quoted speaker)",
+      "anaphor"};
+  const size_t i = static_cast<size_t>(k);
+  return i < sizeof kRules / sizeof kRules[0] ? kRules[i] : "";
 }
 
 std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention>& mentions,

@@ -31,10 +31,7 @@ TEST(Coreference, TheyStandsForTheList) {
 
 TEST(Coreference, QuotedWeIsTheSpeaker) {
   auto r = RunStages("\"We will back the force,\" the Chilean foreign minister said.");
-  const Mention* we = r->Find(0, "We");
-  ASSERT_TRUE(we);
-  EXPECT_EQ(we->kind, MentionKind::kPronounSpeaker);
-  EXPECT_EQ(r->Id(we->actor), "CHL");
+  EXPECT_EQ(r->Describe(0, "We"), "first-person pronoun (quoted speaker) CHL");
 }
 
 TEST(Coreference, SalienceFallsBackToTheFirstSubject) {

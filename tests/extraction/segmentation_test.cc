@@ -8,11 +8,20 @@
 namespace stancewire::extraction {
 namespace {
 
-TEST(Segmentation, TokensCarryWordClassesAndSentencesTheirBytes) {
+// A text and its segmentation.
+struct Segmented {
+  explicit Segmented(std::string s) : text(std::move(s)) {
+    doc.text = text;
+    Segment(testing::TestKnowledge().lex, &doc);
+  }
+  std::string text;
   Document doc;
-  const std::string text = "Kenya backed the plan. Norway did not.\nOslo said so.";
-  doc.text = text;
-  Segment(testing::TestKnowledge().lex, &doc);
+};
+
+TEST(Segmentation, TokensCarryWordClassesAndSentencesTheirBytes) {
+  Segmented s("Kenya backed the plan. Norway did not.\nOslo said so.");
+  const Document& doc = s.doc;
+  const std::string& text = s.text;
   ASSERT_EQ(doc.sentences.size(), 3u);
   EXPECT_EQ(doc.Bytes(doc.sentences[1].first_token, doc.sentences[1].end_token), "Norway did not.");
   EXPECT_EQ(text.substr(doc.sentences[2].start, doc.sentences[2].end - doc.sentences[2].start),
@@ -23,11 +32,7 @@ TEST(Segmentation, TokensCarryWordClassesAndSentencesTheirBytes) {
 }
 
 TEST(Segmentation, AbbreviationsDoNotEndASentence) {
-  Document doc;
-  const std::string text = "Gen. Smith said Kenya backed it. It did.";
-  doc.text = text;
-  Segment(testing::TestKnowledge().lex, &doc);
-  EXPECT_EQ(doc.sentences.size(), 2u);
+  EXPECT_EQ(Segmented("Gen. Smith said Kenya backed it. It did.").doc.sentences.size(), 2u);
 }
 
 TEST(Segmentation, PublicationDate) {

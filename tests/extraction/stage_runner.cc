@@ -24,6 +24,11 @@ const Mention* StageRun::Find(uint32_t si, const std::string& words) const {
   return nullptr;
 }
 
+std::string StageRun::Describe(uint32_t si, const std::string& words) const {
+  const Mention* m = Find(si, words);
+  return m ? std::string(MentionRule(m->kind)) + " " + Id(m->actor) : "none";
+}
+
 std::string StageRun::Id(int actor) const {
   return actor >= 0 ? TestKnowledge().actors.record(actor).id : "-";
 }

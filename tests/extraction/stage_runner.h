@@ -24,6 +24,8 @@ struct StageRun {
   }
   // The mention of sentence si whose text is `words`; nullptr (and a test failure) if none.
   const Mention* Find(uint32_t si, const std::string& words) const;
+  // "RULE ACTOR" of that mention ("role noun KEN", "pronoun -"), "none" if there is none.
+  std::string Describe(uint32_t si, const std::string& words) const;
   // The dictionary id of an actor index, "-" for none.
   std::string Id(int actor) const;
 };
