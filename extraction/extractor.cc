@@ -49,6 +49,9 @@ void AnalyseSentence(const Knowledge& k, uint32_t si, const Trace& trace, ItemAn
 
 namespace {
 
+// Tokens whose storage a thread keeps between items (4 MB); a larger item's buffer is released.
+constexpr size_t kKeepTokens = 1 << 16;
+
 class ExtractorImpl : public Extractor {
  public:
   bool Init(const ExtractorConfig& config, std::string* error) { return k_.Load(config, error); }
@@ -73,9 +76,12 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
   std::string* trace_out = options.trace ? options.trace : (debug_ ? &debug_trace : nullptr);
   const Trace trace(trace_out);
   trace.Raw("item %s", item.id().c_str());
-  ItemAnalysis st;
+  // per thread, so that the token and contribution buffers keep their storage across items
+  thread_local ItemAnalysis st;
   st.doc.text = text;
   st.doc.date = PublicationDate(item);
+  st.discourse = Discourse();
+  st.contributions.clear();
   st.explain = options.explain;
   Segment(k_.lex, &st.doc);
   trace.Line("segmentation", "%zu tokens, %zu sentences", st.doc.tokens.size(),
@@ -96,6 +102,7 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
                  v1::Position_Name(s.position()).c_str(), s.topic().c_str());
     }
   }
+  if (st.doc.tokens.capacity() > kKeepTokens) std::vector<Token>().swap(st.doc.tokens);
   if (!debug_trace.empty()) std::fputs(debug_trace.c_str(), stderr);
   return out;
 }

@@ -185,6 +185,13 @@ std::string FoldKey(std::string_view raw) {
 
 std::vector<Token> Tokenize(std::string_view text) {
   std::vector<Token> tokens;
+  Tokenize(text, &tokens);
+  return tokens;
+}
+
+void Tokenize(std::string_view text, std::vector<Token>* out) {
+  std::vector<Token>& tokens = *out;
+  tokens.clear();
   tokens.reserve(text.size() / 4 + 16);
   size_t i = 0;
   const size_t n = text.size();
@@ -338,7 +345,6 @@ std::vector<Token> Tokenize(std::string_view text) {
       }
     }
   }
-  return tokens;
 }
 
 std::vector<Sentence> SentenceSplitter::Split(std::string_view text,

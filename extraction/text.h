@@ -45,6 +45,8 @@ consteval uint64_t H(std::string_view key) { return HashKey(key); }
 // and other punctuation are single tokens. Invalid UTF-8 bytes become single-byte punctuation
 // tokens.
 std::vector<Token> Tokenize(std::string_view text);
+// The same into *tokens, reusing its storage (the extractor keeps one buffer per thread).
+void Tokenize(std::string_view text, std::vector<Token>* tokens);
 
 struct Sentence {
   uint32_t first_token = 0;  // [first_token, end_token)

@@ -100,8 +100,10 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
     }
   }
   for (auto [sb, se] : segments) {
-    std::vector<uint64_t> groups_hit(lex.kind_patterns.size(), 0);
-    std::vector<uint32_t> fired;
+    thread_local std::vector<uint64_t> groups_hit;  // per pattern: the groups with a hit
+    thread_local std::vector<uint32_t> fired;       // patterns whose every group has one
+    groups_hit.assign(lex.kind_patterns.size(), 0);
+    fired.clear();
     for (uint32_t i = sb; i < se; ++i) {
       if (!(t[i].cls & kStartsKind)) continue;
       PhraseMatcher::Match m = lex.kind_matcher.Longest(t, i, se);

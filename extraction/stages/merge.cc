@@ -122,32 +122,24 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
                                      const std::vector<Contribution>& contributions, bool explain) {
   std::vector<v1::Stance> out;
   const std::string& text = item.text();
-  // Merge per (actor, topic).
+  // The item's topic. A sentence naming a topic other than the dominant one gives way to it (one
+  // item rarely splits one actor's stance), and sentences naming none take it too; since every
+  // key the registry found has weight, there is a dominant topic whenever any is named. An item
+  // that names no proposal we know still speaks of one thing: its stances share a key of their
+  // own ("item-<id>"), labelled with the headline, so that they group together without being
+  // merged with other items' unnamed topics. So (actor, topic) pairs are one per actor here.
+  const bool named = topics.dominant >= 0;
+  const std::string topic = named ? topics.keys[topics.dominant].first : ItemTopicKey(item.id());
+  const std::string& label = named ? topics.keys[topics.dominant].second : item.title();
   struct Merged {
     int actor;
-    std::string topic, label;
     std::vector<const Contribution*> parts;
   };
   std::vector<Merged> merged;
-  std::unordered_map<std::string, size_t> merged_index;
+  std::unordered_map<int, size_t> merged_index;  // by actor: thousands of actors stay linear
   for (const Contribution& c : contributions) {
-    int ti = topics.sentence_topic[c.sentence];
-    if (ti < 0) ti = topics.dominant;
-    // An item that names no proposal we know still speaks of one thing: its stances share a
-    // key of their own ("item-<id>"), labelled with the headline, so that they group together
-    // without being merged with other items' unnamed topics.
-    std::string key = ti >= 0 ? topics.keys[ti].first : ItemTopicKey(item.id());
-    std::string label = ti >= 0 ? topics.keys[ti].second : item.title();
-    if (ti >= 0 && topics.dominant >= 0 && ti != topics.dominant) {
-      // a sentence naming a different topic keeps it only when no other part of the item
-      // supports the dominant one for this actor: one item rarely splits one actor's stance
-      key = topics.keys[topics.dominant].first;
-      label = topics.keys[topics.dominant].second;
-    }
-    // indexed by (actor, topic): an item with thousands of actor-topic pairs stays linear
-    auto [slot, fresh] =
-        merged_index.try_emplace(std::to_string(c.actor) + "\x1f" + key, merged.size());
-    if (fresh) merged.push_back(Merged{c.actor, key, label, {}});
+    auto [slot, fresh] = merged_index.try_emplace(c.actor, merged.size());
+    if (fresh) merged.push_back(Merged{c.actor, {}});
     merged[slot->second].parts.push_back(&c);
   }
 
@@ -196,7 +188,7 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
     h = Fnv("\x1f", h);
     h = Fnv(rec.id, h);
     h = Fnv("\x1f", h);
-    h = Fnv(m.topic, h);
+    h = Fnv(topic, h);
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(h));
     stance.set_id(id);
@@ -208,8 +200,8 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
       stance.mutable_actor()->set_mention(
           text.substr(ev->mention_begin, ev->mention_end - ev->mention_begin));
     }
-    stance.set_topic(m.topic);
-    stance.set_topic_label(m.label);
+    stance.set_topic(topic);
+    stance.set_topic_label(label);
     stance.set_position(best);
     if (best == v1::POSITION_CONDITIONAL) {
       // a set, not a list: an item repeating its conditions thousands of times stays linear

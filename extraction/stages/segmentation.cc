@@ -13,7 +13,7 @@ int PublicationDate(const v1::NewsItem& item) {
 }
 
 void Segment(const Lexicons& lex, Document* doc) {
-  doc->tokens = Tokenize(doc->text);
+  Tokenize(doc->text, &doc->tokens);
   lex.Classify(&doc->tokens);
   doc->sentences = lex.splitter.Split(doc->text, doc->tokens);
 }

@@ -29,7 +29,8 @@ struct Document {
 // YYYYMMDD of item.published (UTC), 0 when absent.
 int PublicationDate(const v1::NewsItem& item);
 
-// Fills doc->tokens and doc->sentences from doc->text (which must outlive the Document).
+// Fills doc->tokens (reusing its storage) and doc->sentences from doc->text, which must outlive
+// the Document.
 void Segment(const Lexicons& lex, Document* doc);
 
 }  // namespace stancewire::extraction
