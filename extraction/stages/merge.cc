@@ -143,6 +143,7 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
     merged[slot->second].parts.push_back(&c);
   }
 
+  out.reserve(merged.size());
   for (const Merged& m : merged) {
     Position best = v1::POSITION_UNSPECIFIED;
     bool strong_seen = false, current_seen = false;
