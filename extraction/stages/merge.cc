@@ -1,7 +1,6 @@
 #include "extraction/stages/merge.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -16,6 +15,14 @@ uint64_t Fnv(std::string_view s, uint64_t h = 1469598103934665603ULL) {
     h *= 1099511628211ULL;
   }
   return h;
+}
+
+// h as 16 lower-case hex digits ("%016llx", without printf's parsing on the hot path).
+std::string Hex16(uint64_t h) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kDigits[h & 0xf];
+  return out;
 }
 
 int Rank(Position p) {
@@ -190,9 +197,7 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
     h = Fnv(rec.id, h);
     h = Fnv("\x1f", h);
     h = Fnv(topic, h);
-    char id[17];
-    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(h));
-    stance.set_id(id);
+    stance.set_id(Hex16(h));
     stance.set_item_id(item.id());
     stance.mutable_actor()->set_id(rec.id);
     stance.mutable_actor()->set_name(rec.name);
