@@ -1,4 +1,4 @@
-// Stage 7, conditions: the condition spans of one sentence, their kinds, and whose they are.
+// Stage 6, conditions: the condition spans of one sentence, their kinds, and whose they are.
 // - FindConditionSpans: each trigger (data/conditions/triggers.tsv: "only if", "provided that",
 //   "would need", "once", ...) opens a span that runs to the end of its clause (at most
 //   kConditionMax tokens, not into a reporting verb), taking in the clause subject for `subject`

@@ -79,8 +79,8 @@ void TraceCoreference(const Trace& trace, const Knowledge& k, const Document& do
     trace.Line("coreference", "[%s] %s -> %s%s", text.c_str(), MentionRule(m.kind), id(m.actor),
                antecedent.c_str());
   }
-  trace.Line("coreference", "salient actor %s, salient person's actor %s", id(d.salient_actor),
-             id(d.salient_person_actor));
+  trace.Line("coreference", "carried in: salient actor %s, salient person's actor %s",
+             id(d.salient_actor), id(d.salient_person_actor));
 }
 
 }  // namespace stancewire::extraction

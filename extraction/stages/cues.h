@@ -1,4 +1,4 @@
-// Stage 6, cue attachment: the position cues of one sentence and the holder of each.
+// Stage 5, cue attachment: the position cues of one sentence and the holder of each.
 // - FindCues: cue phrases (data/lexicons/cues.tsv), longest match left to right, not inside an
 //   actor mention (except modifiers and pronouns).
 // - AttachCues: per position cue, after negation (within three tokens: SUPPORT -> OPPOSE,

@@ -1,4 +1,4 @@
-// Stage 9, merge: per-sentence evidence into one stance per (actor, topic) of an item.
+// Stage 8, merge: per-sentence evidence into one stance per (actor, topic) of an item.
 // - EmitContributions, per sentence: one Contribution per non-neutral cue holder (CONDITIONAL
 //   when conditions attach to its actor), per subject proposal noun ("The Egyptian proposal
 //   calls for ...": SUPPORT), and per condition left without a cue of its actor (CONDITIONAL, or

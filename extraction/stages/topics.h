@@ -1,4 +1,4 @@
-// Stage 8, topics: the topic registry of one item. Per sentence, the first topic it names: a
+// Stage 7, topics: the topic registry of one item. Per sentence, the first topic it names: a
 // known proposal from data/topics/topics.tsv (any of its names), a capitalised name ending in a
 // head noun ("Gang Suppression Force", not an actor such as "the UN Security Council"), or a
 // described proposal ("a stabilisation force", "the reassurance force for Ukraine"). Keys are
