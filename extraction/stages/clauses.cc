@@ -179,6 +179,82 @@ bool SubjectBefore(const Knowledge& k, const SentenceMentions& sm, const Clauses
   return false;
 }
 
+VerbGroup VerbGroupBefore(const std::vector<Token>& t, uint32_t b, uint32_t verb) {
+  static constexpr uint64_t kModals[] = {H("will"),  H("would"), H("could"),  H("can"),
+                                         H("may"),   H("might"), H("should"), H("must"),
+                                         H("shall"), H("cannot")};
+  static constexpr uint64_t kBe[] = {H("be"),  H("been"), H("being"), H("is"),
+                                     H("are"), H("was"),  H("were")};
+  VerbGroup g;
+  g.begin = verb;
+  for (uint32_t j = verb; j > b && verb - j < 4; --j) {
+    const uint64_t h = t[j - 1].hash;
+    bool aux = false;
+    for (uint64_t m : kModals) {
+      if (h == m) g.modal = h, aux = true;
+    }
+    for (uint64_t x : kBe) {
+      if (h == x) g.passive = j == verb, aux = true;
+    }
+    if (h == H("not") || h == H("n't") || h == H("never")) g.negated = aux = true;
+    if (h == H("has") || h == H("have") || h == H("had")) {
+      g.perfect = aux = true;
+      g.past_perfect |= h == H("had");
+    }
+    if (h == H("do") || h == H("does") || h == H("did")) aux = true;
+    if (!aux) break;
+    g.begin = j - 1;
+  }
+  return g;
+}
+
+const char* ClauseTypeName(ClauseType type) {
+  static const char* const kNames[] = {"none",    "condition", "time",      "cause",
+                                       "purpose", "exchange",  "concession"};
+  return kNames[static_cast<size_t>(type)];
+}
+
+ClauseType SubordinateType(const std::vector<Token>& t, uint32_t i, uint32_t e, uint32_t* length) {
+  struct Opener {
+    uint64_t words[3];
+    ClauseType type;
+  };
+  static constexpr Opener kOpeners[] = {
+      {{H("in"), H("exchange"), H("for")}, ClauseType::kExchange},
+      {{H("in"), H("return"), H("for")}, ClauseType::kExchange},
+      {{H("in"), H("order"), H("to")}, ClauseType::kPurpose},
+      {{H("as"), H("long"), H("as")}, ClauseType::kCondition},
+      {{H("on"), H("condition"), H("that")}, ClauseType::kCondition},
+      {{H("provided"), H("that")}, ClauseType::kCondition},
+      {{H("even"), H("if")}, ClauseType::kConcession},
+      {{H("even"), H("though")}, ClauseType::kConcession},
+      {{H("so"), H("that")}, ClauseType::kPurpose},
+      {{H("only"), H("if")}, ClauseType::kCondition},
+      {{H("if")}, ClauseType::kCondition},
+      {{H("unless")}, ClauseType::kCondition},
+      {{H("after")}, ClauseType::kTime},
+      {{H("before")}, ClauseType::kTime},
+      {{H("once")}, ClauseType::kTime},
+      {{H("until")}, ClauseType::kTime},
+      {{H("when")}, ClauseType::kTime},
+      {{H("because")}, ClauseType::kCause},
+      {{H("since")}, ClauseType::kCause},
+      {{H("although")}, ClauseType::kConcession},
+      {{H("though")}, ClauseType::kConcession},
+      {{H("despite")}, ClauseType::kConcession},
+  };
+  for (const Opener& o : kOpeners) {
+    uint32_t n = 0;
+    while (n < 3 && o.words[n] != 0 && i + n < e && t[i + n].hash == o.words[n]) ++n;
+    if (n > 0 && (n == 3 || o.words[n] == 0)) {
+      *length = n;
+      return o.type;
+    }
+  }
+  *length = 0;
+  return ClauseType::kNone;
+}
+
 void TraceClauses(const Trace& trace, const Knowledge& k, const Document& doc, uint32_t b,
                   uint32_t e, const SentenceMentions& m, const Clauses& c) {
   if (!trace.on()) return;

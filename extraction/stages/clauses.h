@@ -8,6 +8,9 @@
 //   ministry', or the nearest subject: "X, who is also ..., told"), the actor mention inside it,
 //   and whether the reporter is an unnamed source or medium (voice), stands for the salient actor
 //   (anaphoric: "the source", "he"), or is an analyst (nonactor: no stance).
+// - VerbGroupBefore, SubordinateType: the verb group of a cue and the type of a subordinate
+//   clause, shown by --explain (the cue and condition stages still decide by their own rules:
+//   negation within three tokens, trigger flags).
 // Reads: tokens, SentenceMentions (actors of pronouns resolved for FindClauses), the cue
 // occurrences. Writes: Mention::subject, Clauses. Every scan is bounded (12 tokens for a
 // reporter, 60 for an aside), so linear in the sentence.
@@ -61,6 +64,28 @@ bool InRelativeAside(const std::vector<Token>& t, uint32_t b, uint32_t e, uint32
 // True when a holdable subject mention ends at or before `pos` in pos's clause: "France ... has
 // the support of Poland" already has its holder.
 bool SubjectBefore(const Knowledge& k, const SentenceMentions& m, const Clauses& c, uint32_t pos);
+
+// The auxiliaries before a verb (at most four tokens back, within the sentence): "would not
+// have backed", "had opposed", "could be deployed".
+struct VerbGroup {
+  uint32_t begin = 0;         // first token of the group (the verb itself when it has none)
+  bool negated = false;       // "not", "n't", "never"
+  bool perfect = false;       // "has", "have", "had"
+  bool past_perfect = false;  // "had"
+  bool passive = false;       // "be", "been", "being", "is", "was", ... before a participle
+  uint64_t modal = 0;         // hash of "will", "would", "could", "may", "might", "should",
+                              // "must", "can", 0 when none
+};
+VerbGroup VerbGroupBefore(const std::vector<Token>& t, uint32_t b, uint32_t verb);
+
+// What a subordinate clause does, read off its opener: "if", "unless", "as long as"
+// (condition); "after", "before", "once", "until", "when" (time); "because", "since" (cause);
+// "to", "in order to", "so that" (purpose); "in exchange for", "in return for" (exchange);
+// "although", "though", "even if", "despite" (concession).
+enum class ClauseType { kNone, kCondition, kTime, kCause, kPurpose, kExchange, kConcession };
+const char* ClauseTypeName(ClauseType type);
+// The type of the clause opened at token i (before e) and its opener's length in tokens.
+ClauseType SubordinateType(const std::vector<Token>& t, uint32_t i, uint32_t e, uint32_t* length);
 
 // One "[clauses]" line per reporting clause and one with the clause boundaries.
 void TraceClauses(const Trace& trace, const Knowledge& k, const Document& doc, uint32_t b,

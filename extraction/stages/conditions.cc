@@ -280,7 +280,11 @@ void TraceConditionSpans(const Trace& trace, const Document& doc, const Conditio
   if (!trace.on()) return;
   for (const auto& sp : cs.spans) {
     const std::string text(doc.Bytes(sp.begin, sp.end));
-    trace.Line("conditions", "trigger '%s' span=[%s]", sp.trigger->phrase.c_str(), text.c_str());
+    uint32_t opener;
+    const ClauseType type =
+        SubordinateType(doc.tokens, sp.trigger_begin, sp.trigger_end + 1, &opener);
+    trace.Line("conditions", "trigger '%s' (%s clause) span=[%s]", sp.trigger->phrase.c_str(),
+               ClauseTypeName(type), text.c_str());
   }
 }
 

@@ -332,7 +332,12 @@ void TraceCues(const Trace& trace, const SentenceView& v, const std::vector<Occu
   if (!trace.on()) return;
   for (const auto& o : cues) {
     const std::string text(v.doc.Bytes(o.begin, o.end));
-    trace.Line("cues", "[%s] %s", text.c_str(), v.know.lex.cues[o.index].phrase.c_str());
+    const VerbGroup g = VerbGroupBefore(v.t, v.b, o.begin);
+    const std::string group(v.doc.Bytes(g.begin, o.begin));
+    trace.Line("cues", "[%s] %s; verb group [%s]%s%s%s%s", text.c_str(),
+               v.know.lex.cues[o.index].phrase.c_str(), group.c_str(), g.modal ? " modal" : "",
+               g.negated ? " negated" : "", g.past_perfect ? " past-perfect" : "",
+               g.passive ? " passive" : "");
   }
   for (const auto& x : a.assigned) {
     trace.Line("cues", "[%s] held by %s: %s%s%s (%s)",

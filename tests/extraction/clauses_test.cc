@@ -69,5 +69,45 @@ TEST(Clauses, RelativeAsideAndSubjectBefore) {
                             r->sentences[0].clauses, backed));
 }
 
+TEST(Clauses, VerbGroups) {
+  auto r = RunStages("Kenya would not have backed it, and Norway had opposed it.");
+  const auto& t = r->item.doc.tokens;
+  const uint32_t backed = 4, opposed = 10;
+  ASSERT_EQ(t[backed].key, "backed");
+  ASSERT_EQ(t[opposed].key, "opposed");
+  VerbGroup g = VerbGroupBefore(t, 0, backed);
+  EXPECT_EQ(r->Words(g.begin, backed), "would not have");
+  EXPECT_EQ(g.modal, H("would"));
+  EXPECT_TRUE(g.negated);
+  EXPECT_TRUE(g.perfect);
+  EXPECT_FALSE(g.past_perfect);
+  g = VerbGroupBefore(t, 0, opposed);
+  EXPECT_TRUE(g.past_perfect);
+  EXPECT_FALSE(g.negated);
+  EXPECT_EQ(VerbGroupBefore(t, 0, 0).begin, 0u);  // nothing before the sentence
+}
+
+TEST(Clauses, SubordinateTypes) {
+  auto r = RunStages(
+      "if unless after in exchange for in return for because although in order to as long as in");
+  const auto& t = r->item.doc.tokens;
+  const uint32_t e = static_cast<uint32_t>(t.size());
+  uint32_t n = 0;
+  EXPECT_EQ(SubordinateType(t, 0, e, &n), ClauseType::kCondition);
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(SubordinateType(t, 1, e, &n), ClauseType::kCondition);
+  EXPECT_EQ(SubordinateType(t, 2, e, &n), ClauseType::kTime);
+  EXPECT_EQ(SubordinateType(t, 3, e, &n), ClauseType::kExchange);
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(SubordinateType(t, 6, e, &n), ClauseType::kExchange);
+  EXPECT_EQ(SubordinateType(t, 9, e, &n), ClauseType::kCause);
+  EXPECT_EQ(SubordinateType(t, 10, e, &n), ClauseType::kConcession);
+  EXPECT_EQ(SubordinateType(t, 11, e, &n), ClauseType::kPurpose);
+  EXPECT_EQ(SubordinateType(t, 14, e, &n), ClauseType::kCondition);
+  EXPECT_EQ(SubordinateType(t, 17, e, &n), ClauseType::kNone);  // a lone "in"
+  EXPECT_EQ(n, 0u);
+  EXPECT_STREQ(ClauseTypeName(ClauseType::kPurpose), "purpose");
+}
+
 }  // namespace
 }  // namespace stancewire::extraction
