@@ -51,6 +51,7 @@ namespace {
 
 // Tokens whose storage a thread keeps between items (4 MB); a larger item's buffer is released.
 constexpr size_t kKeepTokens = 1 << 16;
+constexpr size_t kKeepContributions = 1 << 12;  // likewise for contributions (about 1 MB)
 
 class ExtractorImpl : public Extractor {
  public:
@@ -103,6 +104,9 @@ std::vector<v1::Stance> ExtractorImpl::Extract(const v1::NewsItem& item,
     }
   }
   if (st.doc.tokens.capacity() > kKeepTokens) std::vector<Token>().swap(st.doc.tokens);
+  if (st.contributions.capacity() > kKeepContributions) {
+    std::vector<Contribution>().swap(st.contributions);
+  }
   if (!debug_trace.empty()) std::fputs(debug_trace.c_str(), stderr);
   return out;
 }
