@@ -234,27 +234,22 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
           for (std::string_view w : SplitOn(f[1], '|')) nonholder_actors.insert(std::string(w));
           return "";
         }
+        static const std::pair<std::string_view, uint32_t> kClasses[] = {
+            {"SUBJECT_BEFORE", kSubjectBefore},
+            {"PREPOSITION", kPreposition},
+            {"DETERMINER", kDeterminer},
+            {"PRONOUN_ACTOR", kPronounActor},
+            {"PRONOUN_PERSON", kPronounPerson},
+            {"PRONOUN_SPEAKER", kPronounSpeaker},
+            {"POSSESSIVE_PRONOUN", kPossessivePronoun},
+            {"CLAUSE_END", kClauseEnd},
+            {"GROUP_NOUN", kGroupNoun},
+            {"LIST_OPENER", kListOpener}};
         uint32_t bit = 0;
-        if (c == "SUBJECT_BEFORE")
-          bit = kSubjectBefore;
-        else if (c == "PREPOSITION")
-          bit = kPreposition;
-        else if (c == "DETERMINER")
-          bit = kDeterminer;
-        else if (c == "PRONOUN_ACTOR")
-          bit = kPronounActor;
-        else if (c == "PRONOUN_PERSON")
-          bit = kPronounPerson;
-        else if (c == "PRONOUN_SPEAKER")
-          bit = kPronounSpeaker;
-        else if (c == "POSSESSIVE_PRONOUN")
-          bit = kPossessivePronoun;
-        else if (c == "CLAUSE_END")
-          bit = kClauseEnd;
-        else if (c == "GROUP_NOUN")
-          bit = kGroupNoun;
-        else
-          return "unknown class '" + std::string(c) + "'";
+        for (const auto& [name, b] : kClasses) {
+          if (c == name) bit = b;
+        }
+        if (bit == 0) return "unknown class '" + std::string(c) + "'";
         for (std::string_view w : SplitOn(f[1], '|'))
           *word_classes.FindOrInsert(HashKey(FoldKey(w))) |= bit;
         return "";

@@ -86,6 +86,8 @@ enum WordClass : uint32_t {
   kStartsKind = 1u << 16,
   // GROUP_NOUN: "countries", "members": a list after "including" / "like" names them
   kGroupNoun = 1u << 17,
+  // LIST_OPENER: "including", "included", "are": a list of holders follows a cue's clause
+  kListOpener = 1u << 18,
 };
 constexpr uint32_t kClosedClasses = (1u << 8) - 1;  // the function_words.tsv classes
 

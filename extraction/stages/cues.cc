@@ -142,12 +142,14 @@ std::string SentenceView::AttributionFor(int holder_mention) const {
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
   for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
     if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
-    if (t[j].hash != H(",") && t[j].hash != H("including")) continue;
+    if (t[j].hash != H(",") && !(t[j].cls & kListOpener)) continue;
     uint32_t q = j + 1;
     if (opener == H("including") && t[q].hash == H("including")) {
       ++q;
-    } else if (opener == H("including") && t[j].hash == H("including")) {
-      q = j + 1;  // "pledged support for the initiative including Spain and France"
+    } else if (opener == H("including") && (t[j].cls & kListOpener)) {
+      // "pledged support for the initiative including Spain and France"; "the countries voting
+      // against included A, B and C"; "the countries which have accepted it are A, B and C"
+      q = j + 1;
     } else if (opener == H("along") && q + 1 < e &&
                (t[q].hash == H("along") || t[q].hash == H("together")) &&
                t[q + 1].hash == H("with")) {
