@@ -3,7 +3,6 @@
 #include "extraction/lexicons.h"
 
 namespace stancewire::extraction {
-
 bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
   if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
   if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
@@ -11,6 +10,14 @@ bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
     return t[end].hash == H("as") && t[end + 1].hash == H("well") && t[end + 2].hash == H("as");
   return false;
 }
+
+namespace {
+
+// "A host of countries - including A and B - have ..." sets the list off like commas do (the
+// tokenizer folds en and em dashes to "--").
+bool IsDash(const Token& t) { return t.hash == H("-") || t.hash == H("--"); }
+
+}  // namespace
 
 bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
   if (begin < sentence_begin + 2) return false;
@@ -22,7 +29,7 @@ bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin,
   } else if (h != H("including") && h != H("like") && h != H("namely")) {
     return false;
   }
-  if (j > sentence_begin && t[j - 1].hash == H(",")) --j;
+  if (j > sentence_begin && (t[j - 1].hash == H(",") || IsDash(t[j - 1]))) --j;
   if (j == sentence_begin || !(t[j - 1].cls & kGroupNoun)) return false;
   // the group noun opens its clause: up to three words after the sentence start or a clause
   // opener ("..., while 14 nations, including the United States, opposed it")

@@ -49,6 +49,8 @@ TEST(ClauseStructure, ListAfterGroupSubject) {
   EXPECT_TRUE(ListAfterGroupSubject(t, 0, At(t, "united")));
   t = Tokens("Washington imposed sanctions on countries like Cuba.");
   EXPECT_FALSE(ListAfterGroupSubject(t, 0, At(t, "cuba")));  // an object, not a subject
+  t = Tokens("A handful of nations \u2013 including Fiji and Tonga \u2013 have backed it.");
+  EXPECT_TRUE(ListAfterGroupSubject(t, 0, At(t, "fiji")));  // dashes set the list off too
 }
 
 TEST(ClauseStructure, ClauseSharesSubject) {
