@@ -244,7 +244,8 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
             {"POSSESSIVE_PRONOUN", kPossessivePronoun},
             {"CLAUSE_END", kClauseEnd},
             {"GROUP_NOUN", kGroupNoun},
-            {"LIST_OPENER", kListOpener}};
+            {"LIST_OPENER", kListOpener},
+            {"PATRON_NOUN", kPatronNoun}};
         uint32_t bit = 0;
         for (const auto& [name, b] : kClasses) {
           if (c == name) bit = b;

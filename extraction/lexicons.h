@@ -88,6 +88,8 @@ enum WordClass : uint32_t {
   kGroupNoun = 1u << 17,
   // LIST_OPENER: "including", "included", "are": a list of holders follows a cue's clause
   kListOpener = 1u << 18,
+  // PATRON_NOUN: "group", "militia": "the Iran-backed group" is patronage, not a stance
+  kPatronNoun = 1u << 19,
 };
 constexpr uint32_t kClosedClasses = (1u << 8) - 1;  // the function_words.tsv classes
 

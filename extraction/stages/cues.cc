@@ -139,6 +139,20 @@ std::string SentenceView::AttributionFor(int holder_mention) const {
   return "";
 }
 
+namespace {
+
+// Whether the compound cue ending at `end` modifies a group noun or an actor mention within the
+// next few words ("the Iran-backed Shiite militia").
+bool ModifiesGroup(const SentenceView& v, uint32_t end) {
+  for (uint32_t j = end; j < v.e && j < end + 4; ++j) {
+    if (!v.t[j].word) return false;
+    if ((v.t[j].cls & kPatronNoun) || v.mention_covering[j - v.b] >= 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
   for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
     if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
@@ -243,6 +257,9 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     if (c.compound && o.begin >= b + 2 && t[o.begin - 1].hash == H("-") &&
         !t[o.begin - 1].space_before && !t[o.begin].space_before &&
         mention_ending[o.begin - 2 - b] >= 0) {
+      // "the Iran-backed group", "the US-backed Hezbollah": a compound before an armed or
+      // political group (or an actor) says who sponsors it, not where the sponsor stands
+      if (ModifiesGroup(v, o.end)) continue;
       holders.push_back({mention_ending[o.begin - 2 - b], "compound (X-" + t[o.begin].key + ")"});
       compound = true;
     } else if (c.compound && o.begin > b && mention_ending[o.begin - 1 - b] >= 0 &&
