@@ -111,6 +111,21 @@ std::string Actors::LoadFile(const std::string& path) {
                    : type == "metonym" ? AliasType::kMetonym
                                        : AliasType::kDemonym;
           AddAlias(f[2], a);
+          if (a.type == AliasType::kDemonym && records_[a.actor].kind == "state") {
+            // "the Russians have called for ...": the plural with "the" names the state's
+            // government, as a metonym does. Forms with no -s plural ("the Chinese", "the
+            // French") are left out: they also open "the Chinese foreign ministry".
+            std::string_view d = f[2];
+            auto ends = [&](std::string_view suffix) {
+              return d.size() > suffix.size() &&
+                     d.compare(d.size() - suffix.size(), suffix.size(), suffix) == 0;
+            };
+            if (!ends("ese") && !ends("ch") && !ends("sh") && !ends("ss") && !ends("s")) {
+              Alias plural = a;
+              plural.type = AliasType::kMetonym;
+              AddAlias("the " + std::string(d) + "s", plural);
+            }
+          }
           return "";
         }
         if (type == "person") {
