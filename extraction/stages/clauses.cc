@@ -39,6 +39,10 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
         }
         subject = prev.hash == H("with") && list_end < e && t[list_end].key.size() > 4 &&
                   t[list_end].key.compare(t[list_end].key.size() - 3, 3, "ing") == 0;
+      } else if ((prev.hash == H("told") || prev.hash == H("tell") || prev.hash == H("tells") ||
+                  prev.hash == H("telling")) &&
+                 m.end < e && t[m.end].hash == H("to")) {
+        subject = false;  // "told Putin to agree to a ceasefire": Putin is told, not telling
       } else if (prev.cls & kSubjectBefore) {
         subject = true;
         if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
