@@ -26,6 +26,8 @@ bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin,
   const uint64_t h = t[j].hash;
   if (h == H("as") && j > sentence_begin && t[j - 1].hash == H("such")) {
     --j;
+  } else if (h == H("by") && j > sentence_begin && t[j - 1].hash == H("led")) {
+    --j;  // "Oil-producing countries, led by Saudi Arabia, resisted ..."
   } else if (h != H("including") && h != H("like") && h != H("namely")) {
     return false;
   }
