@@ -5,8 +5,8 @@
 namespace stancewire::extraction {
 namespace {
 
-const char* const kKinds[] = {"state", "observer_state", "territory",
-                              "igo",   "igo_body",       "nonstate"};
+const char* const kKinds[] = {"state",    "observer_state", "territory", "igo",
+                              "igo_body", "nonstate",       "group"};
 
 bool ValidKind(std::string_view k) {
   for (const char* kind : kKinds) {
@@ -92,6 +92,7 @@ std::string Actors::LoadFile(const std::string& path) {
           uint32_t index = static_cast<uint32_t>(records_.size());
           records_.push_back(Record{id, std::string(f[2]), std::string(f[3])});
           parents_.push_back(f.size() == 5 ? std::string(f[4]) : "");
+          members_.emplace_back();
           by_id_[id] = index;
           Alias a;
           a.actor = index;
@@ -128,6 +129,19 @@ std::string Actors::LoadFile(const std::string& path) {
           }
           return "";
         }
+        if (type == "members") {
+          // "E3  members  GBR|FRA|DEU": the group's stances are stances of each member, which
+          // must be defined earlier (files load in name order: states before groups)
+          if (f.size() != 3) return "expected 3 fields for 'members'";
+          std::vector<uint32_t>& members = members_[a.actor];
+          for (std::string_view m : SplitOn(f[2], '|')) {
+            auto member = by_id_.find(std::string(m));
+            if (member == by_id_.end() || member->second == a.actor)
+              return "unknown member '" + std::string(m) + "' (declare it before the group)";
+            members.push_back(member->second);
+          }
+          return "";
+        }
         if (type == "person") {
           if (f.size() < 4 || f.size() > 7)
             return "person line needs: ID, person, Full Name, role[, from, to, short forms]";
@@ -143,17 +157,7 @@ std::string Actors::LoadFile(const std::string& path) {
           persons_.push_back(p);
           AddAlias(f[2], a);
           if (f.size() > 6) {
-            std::string_view forms = f[6];
-            size_t s = 0;
-            while (s <= forms.size()) {
-              size_t e = forms.find('|', s);
-              if (e == std::string_view::npos) e = forms.size();
-              std::string_view form = forms.substr(s, e - s);
-              while (!form.empty() && form.front() == ' ') form.remove_prefix(1);
-              while (!form.empty() && form.back() == ' ') form.remove_suffix(1);
-              if (!form.empty()) AddAlias(form, a);
-              s = e + 1;
-            }
+            for (std::string_view form : SplitOn(f[6], '|')) AddAlias(form, a);
           }
           return "";
         }

@@ -48,6 +48,9 @@ class Actors : public ActorDictionary {
   const std::vector<Person>& persons() const { return persons_; }
   size_t size() const { return records_.size(); }
   const PhraseMatcher& matcher() const { return matcher_; }
+  // Per actor: the actors whose stances its own stand for ("E3" -> Britain, France, Germany),
+  // from `members` lines; empty for most.
+  const std::vector<uint32_t>& members(uint32_t i) const { return members_[i]; }
 
  private:
   std::string LoadFile(const std::string& path);
@@ -55,6 +58,7 @@ class Actors : public ActorDictionary {
 
   std::vector<Record> records_;
   std::vector<std::string> parents_;
+  std::vector<std::vector<uint32_t>> members_;
   std::unordered_map<std::string, uint32_t> by_id_;
   std::vector<Person> persons_;
   std::vector<Alias> aliases_;

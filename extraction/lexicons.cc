@@ -5,21 +5,6 @@
 namespace stancewire::extraction {
 namespace {
 
-std::vector<std::string_view> SplitOn(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t a = 0;
-  while (a <= s.size()) {
-    size_t b = s.find(sep, a);
-    if (b == std::string_view::npos) b = s.size();
-    std::string_view part = s.substr(a, b - a);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
-    if (!part.empty()) out.push_back(part);
-    a = b + 1;
-  }
-  return out;
-}
-
 // Adds every expansion of `phrase` to `m` with `payload`.
 std::string AddPhrase(PhraseMatcher* m, std::string_view phrase, uint32_t payload) {
   std::vector<std::vector<std::string>> variants;

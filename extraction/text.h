@@ -29,6 +29,9 @@ struct Token {
 // Folds one token's text into its lookup key. Exposed so that dictionaries fold aliases the same
 // way.
 std::string FoldKey(std::string_view raw);
+
+// The non-empty parts of `s` between `sep`s, with surrounding spaces trimmed ("a | b|" -> a, b).
+std::vector<std::string_view> SplitOn(std::string_view s, char sep);
 constexpr uint64_t HashKey(std::string_view key) {
   uint64_t h = 1469598103934665603ULL;
   for (char c : key) {

@@ -9,6 +9,7 @@ Checks, reporting FILE:LINE for every finding:
       ID actor   Canonical name  kind [parent_id]
       ID name|metonym|demonym  surface form
       ID person  Full Name  role  from  to  [short forms, |-separated]
+      ID members  ID|ID|...   (a group whose stances are its members': the E3)
   * known kinds and roles, ID syntax, dates (YYYY-MM-DD, real dates, from <= to);
   * every ID defined by an `actor` line BEFORE any other line uses it, across the folder, in the loader's
     order (files sorted by name, as extraction/extractor.cc does; hence the 10_/20_/30_/40_ prefixes);
@@ -30,7 +31,7 @@ import re
 import sys
 import unicodedata
 
-KINDS = {"state", "observer_state", "territory", "igo", "igo_body", "nonstate"}
+KINDS = {"state", "observer_state", "territory", "igo", "igo_body", "nonstate", "group"}
 ROLES = {"head_of_state", "head_of_government", "foreign_minister", "defence_minister", "un_ambassador",
          "spokesperson", "leader", "official"}
 ALIAS_TYPES = {"name", "metonym", "demonym"}
@@ -81,6 +82,7 @@ class Checker:
         self.counts = {}          # file -> type -> n
         self.seen_lines = {}
         self.parents = []         # (parent_id, where), resolved after all files
+        self.members = []         # (member id, where), resolved after all files
 
     def err(self, where, msg):
         self.errors.append(f"{where}: {msg}")
@@ -170,6 +172,16 @@ class Checker:
                     continue
                 if self.need_id(aid, where):
                     self.add_form(aid, f[2], where, typ)
+            elif typ == "members":
+                if len(f) != 3:
+                    self.err(where, f"members line needs 3 columns, got {len(f)}")
+                    continue
+                if self.need_id(aid, where):
+                    for m in f[2].split("|"):
+                        if m == aid or not ID_RE.match(m):
+                            self.err(where, f"bad member {m!r}")
+                        else:
+                            self.members.append((m, where))
             elif typ == "person":
                 if len(f) not in (6, 7):
                     self.err(where, f"person line needs 6 or 7 columns, got {len(f)}")
@@ -197,7 +209,7 @@ class Checker:
                     for s in shorts.split("|"):
                         self.add_form(aid, s, where, "short form", term)
             else:
-                self.err(where, f"unknown record type {typ!r} (expected actor, name, metonym, demonym, person)")
+                self.err(where, f"unknown record type {typ!r} (expected actor, name, metonym, demonym, members, person)")
 
     def cross_checks(self):
         def overlap(a, b):
@@ -230,6 +242,9 @@ class Checker:
         for pid, where in self.parents:
             if pid not in self.actors:
                 self.err(where, f"unknown parent_id {pid!r}")
+        for mid, where in self.members:
+            if mid not in self.actors:
+                self.err(where, f"unknown member {mid!r}")
         # canonical names must be unique
         canon = {}
         for aid, (c, _, where) in self.actors.items():

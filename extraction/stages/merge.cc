@@ -144,10 +144,16 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
   };
   std::vector<Merged> merged;
   std::unordered_map<int, size_t> merged_index;  // by actor: thousands of actors stay linear
-  for (const Contribution& c : contributions) {
-    auto [slot, fresh] = merged_index.try_emplace(c.actor, merged.size());
-    if (fresh) merged.push_back(Merged{c.actor, {}});
+  auto add = [&](int actor, const Contribution& c) {
+    auto [slot, fresh] = merged_index.try_emplace(actor, merged.size());
+    if (fresh) merged.push_back(Merged{actor, {}});
     merged[slot->second].parts.push_back(&c);
+  };
+  for (const Contribution& c : contributions) {
+    // a group's stance is each member's ("the E3 triggered the snapback")
+    const std::vector<uint32_t>& members = k.actors.members(c.actor);
+    if (members.empty()) add(c.actor, c);
+    for (uint32_t member : members) add(static_cast<int>(member), c);
   }
 
   out.reserve(merged.size());

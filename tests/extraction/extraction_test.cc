@@ -143,6 +143,23 @@ TEST(Actors, LoadsAndResolvesAliases) {
   EXPECT_EQ(actors.Resolve("Atlantis"), nullptr);
 }
 
+TEST(Actors, GroupsListTheirMembers) {
+  Actors actors;
+  std::string error;
+  ASSERT_TRUE(actors.Load({kFixtures + "actors_small.tsv"}, &error)) << error;
+  const auto* pair = actors.Resolve("the Caspian pair");
+  ASSERT_NE(pair, nullptr);
+  const auto& members = actors.members(static_cast<uint32_t>(pair - &actors.record(0)));
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(actors.record(members[0]).id, "AZE");
+  EXPECT_EQ(actors.record(members[1]).id, "TUR");
+  EXPECT_TRUE(actors.members(0).empty());
+  Actors bad;
+  EXPECT_FALSE(bad.Load({kFixtures + "actors_bad_member.tsv"}, &error));
+  EXPECT_NE(error.find("actors_bad_member.tsv:3: unknown member 'ATL'"), std::string::npos)
+      << error;
+}
+
 TEST(Actors, PersonsMapOnlyWhileInOffice) {
   Actors actors;
   std::string error;
