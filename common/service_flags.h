@@ -49,7 +49,10 @@ inline ServiceHostOptions HostOptionsFromFlags(const std::string& name,
   return options;
 }
 
+// Registers the shared flags on a service's command line. Call it before the service's own:
+// from here on every flag's --help line shows its default (the loopback --listen included).
 inline void AddCommonServiceFlags(CLI::App& app, CommonServiceFlags* f) {
+  app.option_defaults()->always_capture_default();
   app.add_option("--listen", f->listen, "HOST:PORT for the service, health and reflection")
       ->envname("STANCEWIRE_LISTEN");
   app.add_option("--health-listen", f->health_listen,

@@ -104,31 +104,6 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
   return errors ? 1 : 0;
 }
 
-// The first line of `path`, without surrounding whitespace: a token kept out of the command line
-// (and so out of /proc/PID/cmdline). The messages name the file, never its content.
-bool ReadTokenFile(const std::string& path, std::string* token, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = path + ": cannot be read";
-    return false;
-  }
-  std::string line;
-  std::getline(in, line);
-  const size_t begin = line.find_first_not_of(" \t\r\n");
-  const size_t end = line.find_last_not_of(" \t\r\n");
-  *token = begin == std::string::npos ? "" : line.substr(begin, end - begin + 1);
-  if (token->empty()) {
-    *error = path + ": holds no token on its first line";
-    return false;
-  }
-  if (token->find_first_of(" \t") != std::string::npos) {
-    token->clear();
-    *error = path + ": the first line must hold the token alone";
-    return false;
-  }
-  return true;
-}
-
 int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
   const auto& common = flags.common;
   stancewire::ServiceHostOptions host_options =
@@ -145,7 +120,7 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
       spdlog::critical("--query-token and --query-token-file: give one, not both");
       return 1;
     }
-    if (!ReadTokenFile(flags.query_token_file, &query_token, &error)) {
+    if (!stancewire::ReadTokenFile(flags.query_token_file, &query_token, &error)) {
       spdlog::critical("--query-token-file: {}", error);
       return 1;
     }
@@ -207,7 +182,6 @@ int main(int argc, char** argv) {
   stancewire::BlockShutdownSignals();
   Flags flags;
   CLI::App app{"ingest-service: extracts stances from news items and delivers them"};
-  app.option_defaults()->always_capture_default();
   stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--query", flags.query, "HOST:PORT of query-service's delivery stream")
       ->envname("STANCEWIRE_QUERY");

@@ -51,7 +51,6 @@ int main(int argc, char** argv) {
   stancewire::BlockShutdownSignals();
   Flags flags;
   CLI::App app{"query-service: stores stances and answers queries over them"};
-  app.option_defaults()->always_capture_default();
   stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--sink-listen", flags.sink_listen,
                  "HOST:PORT for the StanceSink delivery stream (empty: served on --listen)")
