@@ -10,7 +10,6 @@
 #include <cstdint>
 
 #include "common/fd_guard.h"
-#include "common/shutdown_signal.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace stancewire {
@@ -119,18 +118,6 @@ std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen) {
   auto server = StartServer(options, {}, &port);
   if (server) spdlog::info("health (plaintext) on {} (port {})", listen, port);
   return server;
-}
-
-std::chrono::system_clock::time_point ServeUntilSignal(
-    const std::vector<grpc::Server*>& servers, std::chrono::seconds grace,
-    const std::function<void()>& before_shutdown) {
-  int sig = WaitForShutdownSignal();
-  spdlog::info("signal {} received: NOT_SERVING, draining for up to {} s", sig, grace.count());
-  for (auto* s : servers) SetServing(s, false);
-  if (before_shutdown) before_shutdown();
-  auto deadline = std::chrono::system_clock::now() + grace;
-  for (auto* s : servers) s->Shutdown(deadline);
-  return deadline;
 }
 
 grpc::ChannelArguments ClientChannelArguments(const ServerOptions& options) {

@@ -3,7 +3,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,13 +49,6 @@ void SetServing(grpc::Server* server, bool serving);
 // Starts a plaintext server with nothing but the health service, for probes that cannot speak
 // TLS (Kubernetes' gRPC probes). Its status follows SetServing on it.
 std::unique_ptr<grpc::Server> StartHealthServer(const std::string& listen);
-
-// Blocks until SIGTERM or SIGINT, then marks every server NOT_SERVING, runs `before_shutdown`
-// (e.g. ending streams that never end by themselves) and shuts the servers down, giving in-flight
-// calls until the returned deadline (now + grace) to finish.
-std::chrono::system_clock::time_point ServeUntilSignal(
-    const std::vector<grpc::Server*>& servers, std::chrono::seconds grace,
-    const std::function<void()>& before_shutdown = {});
 
 // Channel arguments for clients talking to stancewire servers: keepalive consistent with the
 // servers' policy, message limit.

@@ -140,6 +140,29 @@ std::vector<std::string> PeerSubjectAltNames(const grpc::ServerContextBase& cont
   return out;
 }
 
+bool ReadTokenFile(const std::string& path, std::string* token, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot be read";
+    return false;
+  }
+  std::string line;
+  std::getline(in, line);
+  const size_t begin = line.find_first_not_of(" \t\r\n");
+  const size_t end = line.find_last_not_of(" \t\r\n");
+  *token = begin == std::string::npos ? "" : line.substr(begin, end - begin + 1);
+  if (token->empty()) {
+    *error = path + ": holds no token on its first line";
+    return false;
+  }
+  if (token->find_first_of(" \t") != std::string::npos) {
+    token->clear();
+    *error = path + ": the first line must hold the token alone";
+    return false;
+  }
+  return true;
+}
+
 std::unique_ptr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& path,
                                                        std::string* error) {
   std::ifstream in(path);

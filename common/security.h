@@ -42,6 +42,11 @@ std::vector<std::string> PeerIdentities(const grpc::ServerContextBase& context);
 // match, since a CN says nothing once a certificate has SANs. Empty over plaintext.
 std::vector<std::string> PeerSubjectAltNames(const grpc::ServerContextBase& context);
 
+// The first line of `path`, without surrounding whitespace: a bearer token a client sends, kept
+// out of the command line (and so out of /proc/PID/cmdline). False with the problem in *error;
+// the messages name the file, never its content.
+bool ReadTokenFile(const std::string& path, std::string* token, std::string* error);
+
 // Bearer tokens with roles, from a file of `TOKEN ROLE[,ROLE...]` lines ('#' comments). With no
 // file every caller is allowed; roles: "writer" (Ingest), "reader" (queries) and "delivery"
 // (query-service's delivery stream, which writes to the store directly). A token is refused

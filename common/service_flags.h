@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/grpc_server.h"
-#include "common/security.h"
+#include "common/service_host.h"
 
 namespace stancewire {
 
@@ -30,19 +29,30 @@ struct CommonServiceFlags {
   unsigned tls_refresh_seconds = 10;
 };
 
-// The server options these flags describe (credentials are set by the caller).
-inline ServerOptions MakeServerOptions(const CommonServiceFlags& f) {
-  ServerOptions options;
-  options.listen = f.listen;
-  options.max_message_bytes = f.max_message_bytes;
-  options.max_concurrent_streams = f.max_concurrent_streams;
-  options.max_connection_idle = std::chrono::seconds(f.max_connection_idle_seconds);
-  options.max_connection_age = std::chrono::seconds(f.max_connection_age_seconds);
-  options.max_connection_age_grace = std::chrono::seconds(f.max_connection_age_grace_seconds);
+// The service host these flags describe, for the service `name`. Only the main port's TLS comes
+// from the flags here; a service adds its own ports, client TLS and mutual TLS.
+inline ServiceHostOptions HostOptionsFromFlags(const std::string& name,
+                                               const CommonServiceFlags& f) {
+  ServiceHostOptions options;
+  options.name = name;
+  options.server.listen = f.listen;
+  options.server.max_message_bytes = f.max_message_bytes;
+  options.server.max_concurrent_streams = f.max_concurrent_streams;
+  options.server.max_connection_idle = std::chrono::seconds(f.max_connection_idle_seconds);
+  options.server.max_connection_age = std::chrono::seconds(f.max_connection_age_seconds);
+  options.server.max_connection_age_grace =
+      std::chrono::seconds(f.max_connection_age_grace_seconds);
+  options.tls.files = TlsFiles{f.tls_cert, f.tls_key, "", f.tls_refresh_seconds};
+  options.tokens = f.tokens;
+  options.health_listen = f.health_listen;
+  options.shutdown_grace = std::chrono::seconds(f.shutdown_grace_seconds);
   return options;
 }
 
+// Registers the shared flags on a service's command line. Call it before the service's own:
+// from here on every flag's --help line shows its default (the loopback --listen included).
 inline void AddCommonServiceFlags(CLI::App& app, CommonServiceFlags* f) {
+  app.option_defaults()->always_capture_default();
   app.add_option("--listen", f->listen, "HOST:PORT for the service, health and reflection")
       ->envname("STANCEWIRE_LISTEN");
   app.add_option("--health-listen", f->health_listen,

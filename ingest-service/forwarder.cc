@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "common/byte_buffer.h"
 #include "stancewire/v1/delivery.grpc.pb.h"
 
 namespace stancewire::ingest {
@@ -24,10 +25,7 @@ grpc::ByteBuffer EncodeBatch(std::string records, uint64_t seq) {
       WireFormatLite::MakeTag(v1::DeliverBatch::kSeqFieldNumber, WireFormatLite::WIRETYPE_VARINT);
   uint8_t* end = CodedOutputStream::WriteVarint64ToArray(seq, field + 1);
   records.append(reinterpret_cast<const char*>(field), end - field);
-  auto* owned = new std::string(std::move(records));
-  grpc::Slice slice(
-      owned->data(), owned->size(), [](void* s) { delete static_cast<std::string*>(s); }, owned);
-  return grpc::ByteBuffer(&slice, 1);
+  return ByteBufferFromString(std::move(records));
 }
 
 // The client end of one Deliver stream. The forwarder thread writes batches (one write at a time,

@@ -2,31 +2,16 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
-#include <grpcpp/support/proto_buffer_writer.h>
 
 #include <cstdint>
 
-#include "common/utf8.h"
-#include "stancewire/internal/lenient.pb.h"
+#include "common/byte_buffer.h"
 
 namespace stancewire::ingest {
 namespace {
 
 grpc::Status InvalidArgument(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
-}
-
-bool ToString(const grpc::ByteBuffer& buffer, std::string* out) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return false;
-  out->clear();
-  for (const auto& s : slices) out->append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return true;
-}
-
-void ToByteBuffer(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
-  bool own = false;
-  grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(message, out, &own);
 }
 
 // Serializes each stance once: into the outbox's records and, from those same bytes, into the
@@ -37,37 +22,17 @@ void EncodeStances(const std::vector<v1::Stance>& stances, StanceRecords* record
   using google::protobuf::io::CodedOutputStream;
   constexpr uint8_t kTag = WireFormatLite::MakeTag(v1::IngestResponse::kStancesFieldNumber,
                                                    WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  auto* bytes = new std::string();
+  std::string bytes;
   for (const auto& stance : stances) {
     std::string_view serialized = records->Add(stance);
     uint8_t header[1 + 5];  // tag, length (a varint32 takes at most 5 bytes)
     header[0] = kTag;
     uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(serialized.size()),
                                                            header + 1);
-    bytes->append(reinterpret_cast<const char*>(header), end - header);
-    bytes->append(serialized);
+    bytes.append(reinterpret_cast<const char*>(header), end - header);
+    bytes.append(serialized);
   }
-  grpc::Slice slice(
-      bytes->data(), bytes->size(), [](void* s) { delete static_cast<std::string*>(s); }, bytes);
-  *response = grpc::ByteBuffer(&slice, 1);
-}
-
-// Explains why a request that protobuf refused is bad: which string field is not UTF-8, where.
-std::string DiagnoseUnparsable(const std::string& bytes) {
-  internal::LenientItemRequest lenient;
-  if (!lenient.ParseFromString(bytes)) return "request is not a valid protobuf message";
-  const auto& item = lenient.item();
-  const std::pair<const char*, const std::string*> fields[] = {
-      {"id", &item.id()},       {"url", &item.url()},   {"outlet", &item.outlet()},
-      {"title", &item.title()}, {"text", &item.text()}, {"language", &item.language()}};
-  for (const auto& [name, value] : fields) {
-    size_t offset = FindInvalidUtf8(*value);
-    if (offset != std::string::npos) {
-      return std::string("item.") + name + " is not valid UTF-8 (first bad byte at offset " +
-             std::to_string(offset) + ")";
-    }
-  }
-  return "request could not be parsed as an item request";
+  *response = ByteBufferFromString(std::move(bytes));
 }
 
 std::string OverLimit(const std::string& what, size_t size, size_t limit, const char* flag) {
@@ -109,10 +74,8 @@ std::string CheckStances(const std::vector<v1::Stance>& stances, const ItemLimit
   return "";
 }
 
-grpc::Status IngestServiceImpl::DecodeRequest(const std::string& bytes,
-                                              v1::ExtractRequest* request) const {
-  if (!request->ParseFromString(bytes)) return InvalidArgument(DiagnoseUnparsable(bytes));
-  const auto& item = request->item();
+grpc::Status IngestServiceImpl::CheckRequest(const v1::ExtractRequest& request) const {
+  const auto& item = request.item();
   if (item.id().empty()) {
     // Stance ids derive from the item id; without it re-ingesting could not be idempotent.
     return InvalidArgument("item.id is empty");
@@ -145,9 +108,8 @@ grpc::Status IngestServiceImpl::Admit(const grpc::CallbackServerContext& context
     }
     if (!allowed.ok()) return allowed;
   }
-  std::string bytes;
-  if (!ToString(request_bytes, &bytes)) return InvalidArgument("request could not be read");
-  return DecodeRequest(bytes, request);
+  if (grpc::Status parsed = ParseRequest(request_bytes, request); !parsed.ok()) return parsed;
+  return CheckRequest(*request);
 }
 
 grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext* context,
@@ -198,7 +160,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Extract(grpc::CallbackServerContext
     } else {
       v1::ExtractResponse response;
       for (auto& s : stances) *response.add_stances() = std::move(s);
-      ToByteBuffer(response, response_bytes);
+      status = SerializeToByteBuffer(response, response_bytes);
     }
   }
   reactor->Finish(status);

@@ -48,12 +48,13 @@ class IngestServiceImpl final : public IngestServiceBase {
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
 
-  // The checks behind both methods, callable without gRPC: decodes an IngestRequest or
-  // ExtractRequest (same wire shape) and validates its item.
-  grpc::Status DecodeRequest(const std::string& bytes, v1::ExtractRequest* request) const;
+  // The checks behind both methods once an IngestRequest or ExtractRequest (same wire shape) is
+  // parsed, callable without gRPC: validates its item.
+  grpc::Status CheckRequest(const v1::ExtractRequest& request) const;
 
  private:
-  // The caller's role (a writer to store; reader or writer to extract), then DecodeRequest.
+  // The caller's role (a writer to store; reader or writer to extract), then parses the request
+  // (common/byte_buffer.h names a field protobuf refuses) and CheckRequest.
   grpc::Status Admit(const grpc::CallbackServerContext& context, bool stores,
                      const grpc::ByteBuffer& request_bytes, v1::ExtractRequest* request) const;
 

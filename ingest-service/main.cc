@@ -9,12 +9,12 @@
 #include <iostream>
 #include <memory>
 
-#include "common/fd_guard.h"
 #include "common/grpc_server.h"
 #include "common/json_lines.h"
 #include "common/logging.h"
 #include "common/security.h"
 #include "common/service_flags.h"
+#include "common/service_host.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
 #include "ingest-service/forwarder.h"
@@ -110,56 +110,23 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
   return errors ? 1 : 0;
 }
 
-// The first line of `path`, without surrounding whitespace: a token kept out of the command line
-// (and so out of /proc/PID/cmdline). The messages name the file, never its content.
-bool ReadTokenFile(const std::string& path, std::string* token, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = path + ": cannot be read";
-    return false;
-  }
-  std::string line;
-  std::getline(in, line);
-  const size_t begin = line.find_first_not_of(" \t\r\n");
-  const size_t end = line.find_last_not_of(" \t\r\n");
-  *token = begin == std::string::npos ? "" : line.substr(begin, end - begin + 1);
-  if (token->empty()) {
-    *error = path + ": holds no token on its first line";
-    return false;
-  }
-  if (token->find_first_of(" \t") != std::string::npos) {
-    token->clear();
-    *error = path + ": the first line must hold the token alone";
-    return false;
-  }
-  return true;
-}
-
 int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
   const auto& common = flags.common;
-  stancewire::TlsFiles server_tls{common.tls_cert, common.tls_key, "", common.tls_refresh_seconds};
-  stancewire::TlsFiles query_tls{flags.query_cert, flags.query_key, flags.query_ca,
-                                 common.tls_refresh_seconds};
-  for (const auto& [files, what] : {std::pair{server_tls, "--tls-cert/--tls-key"},
-                                    std::pair{query_tls, "--query-ca/--query-cert/--query-key"}}) {
-    if (std::string problem = stancewire::CheckTlsFiles(files, false); !problem.empty()) {
-      spdlog::critical("{}: {}", what, problem);
-      return 1;
-    }
-  }
-  std::string error;
+  stancewire::ServiceHostOptions host_options =
+      stancewire::HostOptionsFromFlags("ingest-service", common);
+  const stancewire::TlsFiles query_tls{flags.query_cert, flags.query_key, flags.query_ca,
+                                       common.tls_refresh_seconds};
+  host_options.client_tls.push_back({query_tls, "--query-ca/--query-cert/--query-key"});
   std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
-  if (!stancewire::TokenAuthorizer::LoadOptional(common.tokens, &authorizer, &error)) {
-    spdlog::critical("--tokens: {}", error);
-    return 1;
-  }
+  if (!stancewire::ServiceHost::LoadSecurity(host_options, &authorizer)) return 1;
+  std::string error;
   std::string query_token = flags.query_token;
   if (!flags.query_token_file.empty()) {
     if (!query_token.empty()) {
       spdlog::critical("--query-token and --query-token-file: give one, not both");
       return 1;
     }
-    if (!ReadTokenFile(flags.query_token_file, &query_token, &error)) {
+    if (!stancewire::ReadTokenFile(flags.query_token_file, &query_token, &error)) {
       spdlog::critical("--query-token-file: {}", error);
       return 1;
     }
@@ -179,9 +146,7 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
     return 1;
   }
 
-  stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
-  options.credentials = stancewire::MakeServerCredentials(server_tls);
-  auto channel_args = stancewire::ClientChannelArguments(options);
+  auto channel_args = stancewire::ClientChannelArguments(host_options.server);
   // With several query-service replicas behind a headless Service, each new stream (after a
   // reconnect or the server's max connection age) goes to the next address.
   channel_args.SetLoadBalancingPolicyName("round_robin");
@@ -205,30 +170,14 @@ int RunServer(const Flags& flags, const stancewire::extraction::Extractor& extra
   limits.max_item_bytes =
       std::min<size_t>(limits.max_item_bytes, static_cast<size_t>(common.max_message_bytes) / 2);
   stancewire::ingest::IngestServiceImpl service(&extractor, outbox.get(), limits, authorizer.get());
-  stancewire::PrepareServerBuilderPlugins();
-  stancewire::LogFdLimits();
-  int port = 0;
-  auto server = stancewire::StartServer(options, {&service}, &port);
-  if (!server) return 1;
-  std::vector<grpc::Server*> servers = {server.get()};
-  std::unique_ptr<grpc::Server> health_server;
-  if (!common.health_listen.empty()) {
-    health_server = stancewire::StartHealthServer(common.health_listen);
-    if (!health_server) return 1;
-    servers.push_back(health_server.get());
-  }
+  stancewire::ServiceHost host(std::move(host_options), {&service});
+  if (!host.Start()) return 1;
   forwarder.Start();
-  spdlog::info(
-      "ingest-service serving on {} (port {}, {}{}), delivering to {} ({}), outbox {} "
-      "(sync {})",
-      common.listen, port, server_tls.enabled() ? "TLS" : "PLAINTEXT, no TLS",
-      authorizer ? ", bearer tokens required" : ", no token required", flags.query,
-      query_tls.ca.empty() ? "PLAINTEXT" : (query_tls.enabled() ? "mutual TLS" : "TLS"),
-      flags.outbox, flags.outbox_sync);
+  spdlog::info("{}, delivering to {} ({}), outbox {} (sync {})", host.ServingLine(), flags.query,
+               query_tls.ca.empty() ? "PLAINTEXT" : (query_tls.enabled() ? "mutual TLS" : "TLS"),
+               flags.outbox, flags.outbox_sync);
 
-  auto deadline =
-      stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds));
-  int64_t left = forwarder.Stop(deadline);
+  int64_t left = forwarder.Stop(host.ServeUntilSignal());
   spdlog::info("ingest-service stopped; {} stances stay in the outbox for the next start", left);
   return 0;
 }
@@ -239,7 +188,6 @@ int main(int argc, char** argv) {
   stancewire::BlockShutdownSignals();
   Flags flags;
   CLI::App app{"ingest-service: extracts stances from news items and delivers them"};
-  app.option_defaults()->always_capture_default();
   stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--query", flags.query, "HOST:PORT of query-service's delivery stream")
       ->envname("STANCEWIRE_QUERY");

@@ -6,11 +6,10 @@
 #include <chrono>
 #include <memory>
 
-#include "common/fd_guard.h"
-#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/security.h"
 #include "common/service_flags.h"
+#include "common/service_host.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
 #include "query-service/memory_budget.h"
@@ -52,7 +51,6 @@ int main(int argc, char** argv) {
   stancewire::BlockShutdownSignals();
   Flags flags;
   CLI::App app{"query-service: stores stances and answers queries over them"};
-  app.option_defaults()->always_capture_default();
   stancewire::AddCommonServiceFlags(app, &flags.common);
   app.add_option("--sink-listen", flags.sink_listen,
                  "HOST:PORT for the StanceSink delivery stream (empty: served on --listen)")
@@ -98,10 +96,6 @@ int main(int argc, char** argv) {
   const auto& common = flags.common;
   if (!stancewire::InitLogging("query-service", common.log_level)) return 2;
 
-  // With a separate stream port, mutual TLS applies there only; otherwise to the shared port.
-  const stancewire::TlsFiles api_tls{common.tls_cert, common.tls_key,
-                                     flags.sink_listen.empty() ? flags.tls_client_ca : "",
-                                     common.tls_refresh_seconds};
   const stancewire::TlsFiles sink_tls{common.tls_cert, common.tls_key, flags.tls_client_ca,
                                       common.tls_refresh_seconds};
   if (!flags.tls_client_ca.empty() && !sink_tls.enabled()) {
@@ -114,16 +108,21 @@ int main(int argc, char** argv) {
         "client certificates");
     return 1;
   }
-  if (std::string problem = stancewire::CheckTlsFiles(sink_tls, false); !problem.empty()) {
-    spdlog::critical("--tls-cert/--tls-key/--tls-client-ca: {}", problem);
-    return 1;
+  // With a separate stream port, mutual TLS applies there only; otherwise to the shared port.
+  constexpr const char* kTlsFlags = "--tls-cert/--tls-key/--tls-client-ca";
+  stancewire::ServiceHostOptions host_options =
+      stancewire::HostOptionsFromFlags("query-service", common);
+  host_options.tls = {
+      {common.tls_cert, common.tls_key, flags.sink_listen.empty() ? flags.tls_client_ca : "",
+       common.tls_refresh_seconds},
+      kTlsFlags};
+  if (!flags.sink_listen.empty()) {
+    host_options.extra_ports.push_back(
+        {"delivery stream (StanceSink)", flags.sink_listen, {sink_tls, kTlsFlags}});
   }
-  std::string error;
   std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
-  if (!stancewire::TokenAuthorizer::LoadOptional(common.tokens, &authorizer, &error)) {
-    spdlog::critical("--tokens: {}", error);
-    return 1;
-  }
+  if (!stancewire::ServiceHost::LoadSecurity(host_options, &authorizer)) return 1;
+  std::string error;
   stancewire::extraction::ExtractorConfig config{common.data_dir, common.actor_files};
   auto extractor = stancewire::extraction::Extractor::Load(config, &error);
   if (!extractor) {
@@ -180,44 +179,22 @@ int main(int argc, char** argv) {
   stancewire::query::StanceSinkService sink_service(&writer, flags.max_batch_stances,
                                                     std::move(sink_access));
 
-  stancewire::PrepareServerBuilderPlugins();
-  stancewire::LogFdLimits();
-  stancewire::ServerOptions options = stancewire::MakeServerOptions(common);
-  options.credentials = stancewire::MakeServerCredentials(api_tls);
   std::vector<grpc::Service*> main_services = {&query_service};
-  if (flags.sink_listen.empty()) main_services.push_back(&sink_service);
-  int port = 0;
-  auto server = stancewire::StartServer(options, main_services, &port);
-  if (!server) return 1;
-  std::vector<grpc::Server*> servers = {server.get()};
-  std::unique_ptr<grpc::Server> sink_server, health_server;
-  if (!flags.sink_listen.empty()) {
-    auto sink_options = options;
-    sink_options.listen = flags.sink_listen;
-    sink_options.credentials = stancewire::MakeServerCredentials(sink_tls);
-    int sink_port = 0;
-    sink_server = stancewire::StartServer(sink_options, {&sink_service}, &sink_port);
-    if (!sink_server) return 1;
-    servers.push_back(sink_server.get());
-    spdlog::info("delivery stream (StanceSink) on {} (port {}, {})", flags.sink_listen, sink_port,
-                 !sink_tls.enabled()   ? "PLAINTEXT, no TLS"
-                 : sink_tls.ca.empty() ? "TLS"
-                                       : "mutual TLS");
+  std::vector<std::vector<grpc::Service*>> extra_port_services;
+  if (flags.sink_listen.empty()) {
+    main_services.push_back(&sink_service);
+  } else {
+    extra_port_services.push_back({&sink_service});
   }
-  if (!common.health_listen.empty()) {
-    health_server = stancewire::StartHealthServer(common.health_listen);
-    if (!health_server) return 1;
-    servers.push_back(health_server.get());
-  }
-  spdlog::info(
-      "query-service serving on {} (port {}, {}{}), store {}", common.listen, port,
-      !api_tls.enabled() ? "PLAINTEXT, no TLS" : (api_tls.ca.empty() ? "TLS" : "mutual TLS"),
-      authorizer ? ", bearer tokens required" : ", no token required", RedactUserInfo(flags.store));
+  stancewire::ServiceHost host(std::move(host_options), std::move(main_services),
+                               std::move(extra_port_services));
+  if (!host.Start()) return 1;
+  spdlog::info("{}, store {}", host.ServingLine(), RedactUserInfo(flags.store));
 
   // Watch and delivery streams never end by themselves: end them once the servers stop taking
   // calls (delivery streams after their batches in the store are acknowledged), so that shutdown
   // takes as long as that, not the whole grace.
-  stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
+  host.ServeUntilSignal([&] {
     if (postgres) postgres->StopChangeListener();
     watch_hub.Close();
     sink_service.Drain();

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/time_util.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpc/slice.h>
@@ -17,7 +16,6 @@
 
 #include "common/byte_buffer.h"
 #include "common/timestamps.h"
-#include "common/utf8.h"
 #include "query-service/stance_match.h"
 
 namespace stancewire::query {
@@ -173,46 +171,6 @@ grpc::Slice EncodeListStancesResponse(const std::vector<std::string>& stances,
   }
   GPR_ASSERT(p == GRPC_SLICE_END_PTR(slice));
   return grpc::Slice(slice, grpc::Slice::STEAL_REF);
-}
-
-// Says why protobuf refused `bytes` as a `type` message: the first string field (nested ones too)
-// that is not UTF-8, with the offset of its first bad byte, or wire data that is not protobuf.
-std::string DiagnoseUnparsable(const google::protobuf::Descriptor& type, std::string_view bytes,
-                               const std::string& prefix = "") {
-  using google::protobuf::FieldDescriptor;
-  using google::protobuf::UnknownField;
-  google::protobuf::UnknownFieldSet fields;
-  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return prefix.empty() ? "the request is not a valid protobuf message"
-                          : prefix + " is not a valid protobuf message";
-  }
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const UnknownField& f = fields.field(i);
-    const FieldDescriptor* field = type.FindFieldByNumber(f.number());
-    if (!field || f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
-    const std::string name = prefix.empty() ? field->name() : prefix + "." + field->name();
-    if (field->type() == FieldDescriptor::TYPE_STRING) {
-      if (size_t at = FindInvalidUtf8(f.length_delimited()); at != std::string::npos) {
-        return name + " is not valid UTF-8 (first bad byte at offset " + std::to_string(at) + ")";
-      }
-    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
-      std::string nested = DiagnoseUnparsable(*field->message_type(), f.length_delimited(), name);
-      if (!nested.empty()) return nested;
-    }
-  }
-  return prefix.empty() ? "the request could not be parsed as a " + type.full_name() : "";
-}
-
-// Parses a raw request; a refusal names the field at fault.
-template <typename Request>
-grpc::Status ParseRequest(const grpc::ByteBuffer& buffer, Request* request) {
-  grpc::Slice slice;
-  if (!ContiguousSlice(buffer, &slice)) return Invalid("the request could not be read");
-  const std::string_view bytes = View(slice);
-  if (request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return grpc::Status::OK;
-  }
-  return Invalid(DiagnoseUnparsable(*Request::descriptor(), bytes));
 }
 
 }  // namespace
@@ -637,10 +595,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::AnswerRaw(
   if (status.ok()) status = CheckBudget(0);
   Response response;
   if (status.ok()) status = (this->*work)(request, &response);
-  bool own = false;
-  if (status.ok()) {
-    status = grpc::SerializationTraits<Response>::Serialize(response, response_bytes, &own);
-  }
+  if (status.ok()) status = SerializeToByteBuffer(response, response_bytes);
   // Encoded, the response is what the call holds while it is sent.
   return Answer(context, status, status.ok() ? response_bytes->Length() : 0,
                 [response_bytes] { response_bytes->Clear(); });

@@ -198,8 +198,9 @@ grpc::Status DecodeBatch(const grpc::ByteBuffer& buffer, size_t max_stances, uin
 grpc::ByteBuffer EncodeAck(uint64_t seq) {
   v1::DeliverAck ack;
   ack.set_seq(seq);
-  grpc::Slice slice(ack.SerializeAsString());
-  return grpc::ByteBuffer(&slice, 1);
+  grpc::ByteBuffer buffer;
+  (void)SerializeToByteBuffer(ack, &buffer);  // a few bytes: an inlined slice, no allocation
+  return buffer;
 }
 
 }  // namespace

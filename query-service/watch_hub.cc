@@ -1,9 +1,10 @@
 #include "query-service/watch_hub.h"
 
-#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
+
+#include "common/byte_buffer.h"
 
 namespace stancewire::query {
 namespace {
@@ -104,9 +105,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
  private:
   void WriteNextLocked() {
     if (writing_ || queue_.empty()) return;
-    bool own = false;
     current_.Clear();
-    (void)grpc::SerializationTraits<v1::Stance>::Serialize(queue_.front().stance, &current_, &own);
+    (void)SerializeToByteBuffer(queue_.front().stance, &current_);
     // The reservation moves with the stance: held until its write is done.
     current_bytes_ = queue_.front().bytes;
     queued_bytes_ -= current_bytes_;
