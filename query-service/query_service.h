@@ -9,7 +9,7 @@
 #include "extraction/extractor.h"
 #include "query-service/memory_budget.h"
 #include "query-service/page_token.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 #include "query-service/watch_hub.h"
 #include "stancewire/v1/query.grpc.pb.h"
 

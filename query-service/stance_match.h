@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 namespace stancewire::query {
 
@@ -21,8 +21,5 @@ class StanceMatcher {
   ConditionQuery condition_;
   std::vector<std::string> topic_words_;  // lower-cased
 };
-
-// ASCII lower-casing, as SQLite's NOCASE and LIKE do.
-std::string AsciiLower(std::string s);
 
 }  // namespace stancewire::query

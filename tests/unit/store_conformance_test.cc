@@ -19,9 +19,9 @@
 #include <set>
 #include <thread>
 
-#include "query-service/postgres_stance_store.h"
+#include "query-service/store/postgres/postgres_stance_store.h"
 #include "query-service/query_service.h"
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire::query {

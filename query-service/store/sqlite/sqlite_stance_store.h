@@ -10,7 +10,7 @@
 
 #include "common/sqlite_db.h"
 #include "query-service/stance_id_index.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 namespace stancewire::query {
 

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 typedef struct pg_conn PGconn;
 

@@ -189,4 +189,7 @@ std::vector<std::string> SplitKinds(std::string_view joined);
 // Filter text split on white space.
 std::vector<std::string> SplitWords(const std::string& text);
 
+// ASCII lower-casing, as SQLite's NOCASE and LIKE do.
+std::string AsciiLower(std::string s);
+
 }  // namespace stancewire::query
