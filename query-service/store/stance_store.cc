@@ -2,8 +2,12 @@
 // condition filter reads.
 #include "query-service/store/stance_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <sstream>
+
+#include "query-service/store/store_error.h"
 
 namespace stancewire::query {
 namespace {
@@ -110,6 +114,12 @@ int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {
     return ts.seconds() < 0 ? INT64_MIN : INT64_MAX;
   }
   return nanos;
+}
+
+grpc::Status StoreInternal(const std::string& what, const std::string& detail) {
+  spdlog::error("store: {} failed: {}", what, detail);
+  return grpc::Status(grpc::StatusCode::INTERNAL,
+                      "store: " + what + " failed (the reason is in query-service's log)");
 }
 
 }  // namespace stancewire::query

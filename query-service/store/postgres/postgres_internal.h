@@ -12,15 +12,12 @@
 #include <vector>
 
 #include "query-service/store/postgres/postgres_stance_store.h"
+#include "query-service/store/store_error.h"
 
 namespace stancewire::query::postgres_store {
 
-// Store failures reach the client without PostgreSQL's message (it can quote SQL, name tables,
-// hosts and users); that goes to the log only.
 inline grpc::Status Internal(const std::string& what, const std::string& detail) {
-  spdlog::error("store: {} failed: {}", what, detail);
-  return grpc::Status(grpc::StatusCode::INTERNAL,
-                      "store: " + what + " failed (the reason is in query-service's log)");
+  return StoreInternal(what, detail);
 }
 
 inline grpc::Status Unavailable(const std::string& detail) {

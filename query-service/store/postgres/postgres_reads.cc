@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "query-service/store/aggregates.h"
 #include "query-service/store/postgres/postgres_filter.h"
 
 namespace stancewire::query {
@@ -16,7 +17,6 @@ using postgres_store::kReadSnapshot;
 using postgres_store::ParseStance;
 using postgres_store::Result;
 using postgres_store::Sql;
-using postgres_store::TopicKeys;
 using postgres_store::Transaction;
 
 grpc::Status PostgresStanceStore::List(const StanceFilter& filter, const ListOptions& options,
@@ -111,24 +111,89 @@ grpc::Status PostgresStanceStore::GetStances(const std::vector<std::string>& ids
 
 namespace {
 
-grpc::Status LoadActors(PostgresStanceStore::Conn* conn, const std::vector<std::string>& ids,
-                        std::map<std::string, ActorRef>* actors) {
-  Sql sql;
-  sql.text = "SELECT id, name, kind FROM actors WHERE id = ANY(" + sql.PArray(ids) + ")";
-  Result r;
-  grpc::Status s = conn->Exec(sql, "actors", &r);
-  if (!s.ok()) return s;
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
-    ActorRef a{std::string(Bytes(r.get(), i, 0)), std::string(Bytes(r.get(), i, 1)),
-               std::string(Bytes(r.get(), i, 2))};
-    (*actors)[a.id] = a;
-  }
-  return grpc::Status::OK;
-}
+// ListActors' and ListConditions' rows, counted from the stances in the caller's snapshot.
+class PostgresAggregates final : public AggregateSource {
+ public:
+  explicit PostgresAggregates(PostgresStanceStore::Conn* conn) : conn_(conn) {}
 
-ActorRef Named(const std::map<std::string, ActorRef>& names, const std::string& id) {
-  auto it = names.find(id);
-  return it != names.end() ? it->second : ActorRef{id, id, ""};
+  grpc::Status TopicKeys(const std::string& topic, std::vector<std::string>* keys) override {
+    return postgres_store::TopicKeys(conn_, topic, keys);
+  }
+
+  grpc::Status ActorCounts(const std::vector<std::string>& topics,
+                           const ActorCountRow& row) override {
+    Sql sql;
+    sql.text = "SELECT actor_id, position, count(*) FROM stances WHERE " + OnTopics(topics, &sql) +
+               " GROUP BY actor_id, position ORDER BY actor_id, position";
+    Result r;
+    grpc::Status s = conn_->Exec(sql, "actor counts", &r);
+    for (int i = 0; s.ok() && i < PQntuples(r.get()); ++i) {
+      row(Bytes(r.get(), i, 0), static_cast<v1::Position>(Int(r.get(), i, 1)), Int(r.get(), i, 2));
+    }
+    return s;
+  }
+
+  grpc::Status ConditionCounts(const std::vector<std::string>& topics,
+                               const ConditionCountRow& row) override {
+    Sql sql;
+    sql.text = "SELECT kind, actor_id, count(*) FROM stance_kinds WHERE " + OnTopics(topics, &sql) +
+               " GROUP BY kind, actor_id ORDER BY kind, actor_id";
+    Result r;
+    grpc::Status s = conn_->Exec(sql, "condition counts", &r);
+    for (int i = 0; s.ok() && i < PQntuples(r.get()); ++i) {
+      row(Bytes(r.get(), i, 0), Bytes(r.get(), i, 1), Int(r.get(), i, 2));
+    }
+    return s;
+  }
+
+  grpc::Status LoadActorNames(const std::vector<std::string>& ids, ActorNames* names) override {
+    Sql sql;
+    sql.text = "SELECT id, name, kind FROM actors WHERE id = ANY(" + sql.PArray(ids) + ")";
+    Result r;
+    grpc::Status s = conn_->Exec(sql, "actors", &r);
+    for (int i = 0; s.ok() && i < PQntuples(r.get()); ++i) {
+      ActorRef a{std::string(Bytes(r.get(), i, 0)), std::string(Bytes(r.get(), i, 1)),
+                 std::string(Bytes(r.get(), i, 2))};
+      (*names)[a.id] = a;
+    }
+    return s;
+  }
+
+  // One statement for every actor (DISTINCT ON).
+  grpc::Status LatestStances(const std::vector<std::string>& topics,
+                             std::vector<ActorStats>* actors) override {
+    Sql sql;
+    sql.text = "SELECT DISTINCT ON (actor_id) actor_id, body FROM stances WHERE " +
+               OnTopics(topics, &sql) + " ORDER BY actor_id, published DESC, id DESC";
+    Result r;
+    grpc::Status s = conn_->Exec(sql, "latest", &r);
+    if (!s.ok()) return s;
+    std::unordered_map<std::string, int> row_of;
+    for (int i = 0; i < PQntuples(r.get()); ++i) row_of[std::string(Bytes(r.get(), i, 0))] = i;
+    for (auto& a : *actors) {
+      auto it = row_of.find(a.actor.id);
+      if (it != row_of.end() && !ParseStance(Bytes(r.get(), it->second, 1), &a.latest)) {
+        return Internal("decode", "latest stance of " + a.actor.id + " is corrupt");
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  static std::string OnTopics(const std::vector<std::string>& topics, Sql* sql) {
+    return topics.empty() ? "TRUE" : "topic = ANY(" + sql->PArray(topics) + ")";
+  }
+
+  PostgresStanceStore::Conn* conn_;
+};
+
+// Runs `collect` in one read-only snapshot.
+template <typename F>
+grpc::Status InSnapshot(PostgresStanceStore::Conn* conn, F collect) {
+  Transaction txn(conn);
+  grpc::Status s = txn.Begin(kReadSnapshot);
+  if (s.ok()) s = collect();
+  return s.ok() ? txn.Commit() : s;
 }
 
 }  // namespace
@@ -136,107 +201,16 @@ ActorRef Named(const std::map<std::string, ActorRef>& names, const std::string& 
 grpc::Status PostgresStanceStore::ListActors(const std::string& topic,
                                              std::vector<ActorStats>* actors) {
   return WithConn([&](Conn* conn) -> grpc::Status {
-    actors->clear();
-    Transaction txn(conn);
-    grpc::Status s = txn.Begin(kReadSnapshot);
-    if (!s.ok()) return s;
-    std::vector<std::string> keys;
-    if (!topic.empty()) {
-      s = TopicKeys(conn, topic, &keys);
-      if (!s.ok() || keys.empty()) return s;
-    }
-    Sql sql;
-    std::string where = keys.empty() ? "TRUE" : "topic = ANY(" + sql.PArray(keys) + ")";
-    sql.text = "SELECT actor_id, position, count(*) FROM stances WHERE " + where +
-               " GROUP BY actor_id, position ORDER BY actor_id, position";
-    Result r;
-    s = conn->Exec(sql, "actor counts", &r);
-    if (!s.ok()) return s;
-    std::vector<std::string> ids;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      std::string id(Bytes(r.get(), i, 0));
-      if (actors->empty() || actors->back().actor.id != id) {
-        actors->emplace_back();
-        actors->back().actor.id = id;
-        ids.push_back(id);
-      }
-      auto& a = actors->back();
-      const int64_t n = Int(r.get(), i, 2);
-      a.position_counts.emplace_back(static_cast<v1::Position>(Int(r.get(), i, 1)), n);
-      a.stance_count += n;
-    }
-    if (actors->empty()) return txn.Commit();
-    std::map<std::string, ActorRef> names;
-    s = LoadActors(conn, ids, &names);
-    if (!s.ok()) return s;
-    sql.text = "SELECT DISTINCT ON (actor_id) actor_id, body FROM stances WHERE " + where +
-               " ORDER BY actor_id, published DESC, id DESC";
-    s = conn->Exec(sql, "latest", &r);
-    if (!s.ok()) return s;
-    std::unordered_map<std::string, int> row_of;
-    for (int i = 0; i < PQntuples(r.get()); ++i) row_of[std::string(Bytes(r.get(), i, 0))] = i;
-    for (auto& a : *actors) {
-      a.actor = Named(names, a.actor.id);
-      auto it = row_of.find(a.actor.id);
-      if (it != row_of.end() && !ParseStance(Bytes(r.get(), it->second, 1), &a.latest)) {
-        return Internal("decode", "latest stance of " + a.actor.id + " is corrupt");
-      }
-    }
-    std::stable_sort(actors->begin(), actors->end(), [](const ActorStats& x, const ActorStats& y) {
-      return x.stance_count > y.stance_count;
-    });
-    return txn.Commit();
+    PostgresAggregates source(conn);
+    return InSnapshot(conn, [&] { return CollectActors(&source, topic, actors); });
   });
 }
 
 grpc::Status PostgresStanceStore::ListConditions(const std::string& topic,
                                                  std::vector<ConditionStats>* conditions) {
   return WithConn([&](Conn* conn) -> grpc::Status {
-    conditions->clear();
-    Transaction txn(conn);
-    grpc::Status s = txn.Begin(kReadSnapshot);
-    if (!s.ok()) return s;
-    std::vector<std::string> keys;
-    if (!topic.empty()) {
-      s = TopicKeys(conn, topic, &keys);
-      if (!s.ok() || keys.empty()) return s;
-    }
-    Sql sql;
-    sql.text = "SELECT kind, actor_id, count(*) FROM stance_kinds";
-    if (!keys.empty()) sql.text += " WHERE topic = ANY(" + sql.PArray(keys) + ")";
-    sql.text += " GROUP BY kind, actor_id ORDER BY kind, actor_id";
-    Result r;
-    s = conn->Exec(sql, "condition counts", &r);
-    if (!s.ok()) return s;
-    std::vector<std::string> ids;
-    for (int i = 0; i < PQntuples(r.get()); ++i) ids.emplace_back(Bytes(r.get(), i, 1));
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    std::map<std::string, ActorRef> names;
-    if (!ids.empty()) {
-      s = LoadActors(conn, ids, &names);
-      if (!s.ok()) return s;
-    }
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      std::string kind(Bytes(r.get(), i, 0));
-      if (conditions->empty() || conditions->back().kind != kind) {
-        conditions->emplace_back();
-        conditions->back().kind = kind;
-      }
-      auto& c = conditions->back();
-      const int64_t n = Int(r.get(), i, 2);
-      c.actors.emplace_back(Named(names, std::string(Bytes(r.get(), i, 1))), n);
-      c.stance_count += n;
-    }
-    for (auto& c : *conditions) {
-      std::stable_sort(c.actors.begin(), c.actors.end(),
-                       [](const auto& x, const auto& y) { return x.second > y.second; });
-    }
-    std::stable_sort(conditions->begin(), conditions->end(),
-                     [](const ConditionStats& x, const ConditionStats& y) {
-                       return x.stance_count > y.stance_count;
-                     });
-    return txn.Commit();
+    PostgresAggregates source(conn);
+    return InSnapshot(conn, [&] { return CollectConditions(&source, topic, conditions); });
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/sqlite_db.h"
 #include "query-service/store/sqlite/sqlite_stance_store.h"
+#include "query-service/store/store_error.h"
 
 namespace stancewire::query {
 
@@ -42,12 +43,8 @@ struct SqliteStanceStore::Reader {
 
 namespace stancewire::query::sqlite_store {
 
-// A store failure reaches the client as a generic INTERNAL: SQLite's message can name tables,
-// columns and SQL, so it goes to the log only.
 inline grpc::Status Internal(const std::string& what, const std::string& detail) {
-  spdlog::error("store: {} failed: {}", what, detail);
-  return grpc::Status(grpc::StatusCode::INTERNAL,
-                      "store: " + what + " failed (the reason is in query-service's log)");
+  return StoreInternal(what, detail);
 }
 
 // Escapes LIKE wildcards so that user words match literally.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "query-service/store/aggregates.h"
 #include "query-service/store/sqlite/sqlite_filter.h"
 
 namespace stancewire::query {
@@ -18,7 +19,6 @@ using sqlite_store::IsStop;
 using sqlite_store::kStop;
 using sqlite_store::ParseStance;
 using sqlite_store::Sql;
-using sqlite_store::TopicKeys;
 
 // Borrowing a reader with automatic return.
 class ScopedReader {
@@ -150,122 +150,101 @@ grpc::Status SqliteStanceStore::Count(int64_t* count) {
   });
 }
 
-static grpc::Status LoadActors(SqliteStanceStore::Reader* reader,
-                               std::map<std::string, ActorRef>* actors) {
-  std::string error;
-  auto* stmt = reader->Statement("SELECT id, name, kind FROM actors", &error);
-  if (!stmt) return Internal("prepare", error);
-  return ForEachRow(stmt, "actors", [&] {
-    ActorRef a{std::string(stmt->ColumnText(0)), std::string(stmt->ColumnText(1)),
-               std::string(stmt->ColumnText(2))};
-    (*actors)[a.id] = a;
+namespace {
+
+// ListActors' and ListConditions' rows from the counters the writer keeps, on one reader.
+class SqliteAggregates final : public AggregateSource {
+ public:
+  explicit SqliteAggregates(SqliteStanceStore::Reader* reader) : reader_(reader) {}
+
+  grpc::Status TopicKeys(const std::string& topic, std::vector<std::string>* keys) override {
+    return sqlite_store::TopicKeys(reader_, topic, keys);
+  }
+
+  grpc::Status ActorCounts(const std::vector<std::string>& topics,
+                           const ActorCountRow& row) override {
+    Sql sql;
+    sql.text = "SELECT actor_id, position, SUM(n) FROM actor_counts";
+    if (!topics.empty()) sql.text += " WHERE topic IN " + InList(&sql, topics);
+    sql.text += " GROUP BY actor_id, position HAVING SUM(n) > 0 ORDER BY actor_id, position";
+    return Rows(sql, "actor counts", [&](SqliteStatement* stmt) {
+      row(stmt->ColumnText(0), static_cast<v1::Position>(stmt->ColumnInt(1)), stmt->ColumnInt(2));
+    });
+  }
+
+  grpc::Status ConditionCounts(const std::vector<std::string>& topics,
+                               const ConditionCountRow& row) override {
+    Sql sql;
+    sql.text = "SELECT kind, actor_id, SUM(n) FROM condition_counts";
+    if (!topics.empty()) sql.text += " WHERE topic IN " + InList(&sql, topics);
+    sql.text += " GROUP BY kind, actor_id HAVING SUM(n) > 0 ORDER BY kind, actor_id";
+    return Rows(sql, "condition counts", [&](SqliteStatement* stmt) {
+      row(stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnInt(2));
+    });
+  }
+
+  // All of them: the table is small, and one statement serves every call.
+  grpc::Status LoadActorNames(const std::vector<std::string>& /*ids*/, ActorNames* names) override {
+    Sql sql;
+    sql.text = "SELECT id, name, kind FROM actors";
+    return Rows(sql, "actors", [&](SqliteStatement* stmt) {
+      ActorRef a{std::string(stmt->ColumnText(0)), std::string(stmt->ColumnText(1)),
+                 std::string(stmt->ColumnText(2))};
+      (*names)[a.id] = a;
+    });
+  }
+
+  // One indexed probe per actor (by actor, newest first).
+  grpc::Status LatestStances(const std::vector<std::string>& topics,
+                             std::vector<ActorStats>* actors) override {
+    Sql latest;
+    latest.text = "SELECT body FROM stances WHERE actor_id = " + latest.P(std::string());
+    if (!topics.empty()) latest.text += " AND +topic IN " + InList(&latest, topics);
+    latest.text += " ORDER BY published DESC, id DESC LIMIT 1";
+    for (auto& a : *actors) {
+      latest.params[0] = a.actor.id;
+      bool corrupt = false;
+      grpc::Status status = Rows(latest, "latest", [&](SqliteStatement* stmt) {
+        corrupt = !ParseStance(stmt->ColumnBlob(0), &a.latest);
+      });
+      if (!status.ok()) return status;
+      if (corrupt) return Internal("decode", "latest stance of " + a.actor.id + " is corrupt");
+    }
     return grpc::Status::OK;
-  });
-}
+  }
+
+ private:
+  template <typename F>
+  grpc::Status Rows(const Sql& sql, const std::string& what, F on_row) {
+    std::string error;
+    auto* stmt = reader_->Statement(sql.text, &error);
+    if (!stmt) return Internal("prepare", error);
+    sql.BindAll(stmt);
+    return ForEachRow(stmt, what, [&] {
+      on_row(stmt);
+      return grpc::Status::OK;
+    });
+  }
+
+  SqliteStanceStore::Reader* reader_;
+};
+
+}  // namespace
 
 grpc::Status SqliteStanceStore::ListActors(const std::string& topic,
                                            std::vector<ActorStats>* actors) {
   actors->clear();
   SW_BORROW_READER(reader);
-  std::vector<std::string> keys;
-  if (!topic.empty()) {
-    grpc::Status status = TopicKeys(reader, topic, &keys);
-    if (!status.ok() || keys.empty()) return status;
-  }
-  std::map<std::string, ActorRef> names;
-  grpc::Status status = LoadActors(reader, &names);
-  if (!status.ok()) return status;
-
-  Sql sql;
-  sql.text = "SELECT actor_id, position, SUM(n) FROM actor_counts";
-  if (!keys.empty()) sql.text += " WHERE topic IN " + InList(&sql, keys);
-  sql.text += " GROUP BY actor_id, position HAVING SUM(n) > 0 ORDER BY actor_id, position";
-  std::string error;
-  auto* stmt = reader->Statement(sql.text, &error);
-  if (!stmt) return Internal("prepare", error);
-  sql.BindAll(stmt);
-  status = ForEachRow(stmt, "actor counts", [&] {
-    std::string id(stmt->ColumnText(0));
-    if (actors->empty() || actors->back().actor.id != id) {
-      actors->emplace_back();
-      auto it = names.find(id);
-      actors->back().actor = it != names.end() ? it->second : ActorRef{id, id, ""};
-    }
-    auto& a = actors->back();
-    int64_t n = stmt->ColumnInt(2);
-    a.position_counts.emplace_back(static_cast<v1::Position>(stmt->ColumnInt(1)), n);
-    a.stance_count += n;
-    return grpc::Status::OK;
-  });
-  if (!status.ok()) return status;
-
-  Sql latest;
-  latest.text = "SELECT body FROM stances WHERE actor_id = " + latest.P(std::string());
-  if (!keys.empty()) latest.text += " AND +topic IN " + InList(&latest, keys);
-  latest.text += " ORDER BY published DESC, id DESC LIMIT 1";
-  stmt = reader->Statement(latest.text, &error);
-  if (!stmt) return Internal("prepare", error);
-  for (auto& a : *actors) {
-    latest.params[0] = a.actor.id;
-    latest.BindAll(stmt);
-    status = ForEachRow(stmt, "latest", [&]() -> grpc::Status {
-      if (!ParseStance(stmt->ColumnBlob(0), &a.latest)) {
-        return Internal("decode", "latest stance of " + a.actor.id + " is corrupt");
-      }
-      return grpc::Status::OK;
-    });
-    if (!status.ok()) return status;
-  }
-  std::stable_sort(actors->begin(), actors->end(), [](const ActorStats& x, const ActorStats& y) {
-    return x.stance_count > y.stance_count;
-  });
-  return grpc::Status::OK;
+  SqliteAggregates source(reader);
+  return CollectActors(&source, topic, actors);
 }
 
 grpc::Status SqliteStanceStore::ListConditions(const std::string& topic,
                                                std::vector<ConditionStats>* conditions) {
   conditions->clear();
   SW_BORROW_READER(reader);
-  std::vector<std::string> keys;
-  if (!topic.empty()) {
-    grpc::Status status = TopicKeys(reader, topic, &keys);
-    if (!status.ok() || keys.empty()) return status;
-  }
-  std::map<std::string, ActorRef> names;
-  grpc::Status status = LoadActors(reader, &names);
-  if (!status.ok()) return status;
-  Sql sql;
-  sql.text = "SELECT kind, actor_id, SUM(n) FROM condition_counts";
-  if (!keys.empty()) sql.text += " WHERE topic IN " + InList(&sql, keys);
-  sql.text += " GROUP BY kind, actor_id HAVING SUM(n) > 0 ORDER BY kind, actor_id";
-  std::string error;
-  auto* stmt = reader->Statement(sql.text, &error);
-  if (!stmt) return Internal("prepare", error);
-  sql.BindAll(stmt);
-  status = ForEachRow(stmt, "condition counts", [&] {
-    std::string kind(stmt->ColumnText(0));
-    if (conditions->empty() || conditions->back().kind != kind) {
-      conditions->emplace_back();
-      conditions->back().kind = kind;
-    }
-    auto& c = conditions->back();
-    std::string id(stmt->ColumnText(1));
-    auto it = names.find(id);
-    int64_t n = stmt->ColumnInt(2);
-    c.actors.emplace_back(it != names.end() ? it->second : ActorRef{id, id, ""}, n);
-    c.stance_count += n;
-    return grpc::Status::OK;
-  });
-  if (!status.ok()) return status;
-  for (auto& c : *conditions) {
-    std::stable_sort(c.actors.begin(), c.actors.end(),
-                     [](const auto& x, const auto& y) { return x.second > y.second; });
-  }
-  std::stable_sort(conditions->begin(), conditions->end(),
-                   [](const ConditionStats& x, const ConditionStats& y) {
-                     return x.stance_count > y.stance_count;
-                   });
-  return grpc::Status::OK;
+  SqliteAggregates source(reader);
+  return CollectConditions(&source, topic, conditions);
 }
 
 grpc::Status SqliteStanceStore::ListClaims(const StanceFilter& filter, const ClaimOptions& options,
