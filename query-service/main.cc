@@ -14,9 +14,9 @@
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
 #include "query-service/memory_budget.h"
-#include "query-service/store/postgres/postgres_stance_store.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
+#include "query-service/store/postgres/postgres_stance_store.h"
 #include "query-service/store/stance_store.h"
 
 namespace {

@@ -11,7 +11,7 @@ ActorRef Named(const ActorNames& names, const std::string& id) {
 }
 
 // False (with nothing to report) when a topic filter selects no stored topic.
-grpc::Status ResolveTopic(AggregateSource* source, const std::string& topic,
+grpc::Status ResolveTopic(AggregateSource* source, const TopicFilter& topic,
                           std::vector<std::string>* keys, bool* none) {
   *none = false;
   if (topic.empty()) return grpc::Status::OK;
@@ -22,7 +22,7 @@ grpc::Status ResolveTopic(AggregateSource* source, const std::string& topic,
 
 }  // namespace
 
-grpc::Status CollectActors(AggregateSource* source, const std::string& topic,
+grpc::Status CollectActors(AggregateSource* source, const TopicFilter& topic,
                            std::vector<ActorStats>* actors) {
   actors->clear();
   std::vector<std::string> keys;
@@ -53,7 +53,7 @@ grpc::Status CollectActors(AggregateSource* source, const std::string& topic,
   return grpc::Status::OK;
 }
 
-grpc::Status CollectConditions(AggregateSource* source, const std::string& topic,
+grpc::Status CollectConditions(AggregateSource* source, const TopicFilter& topic,
                                std::vector<ConditionStats>* conditions) {
   conditions->clear();
   std::vector<std::string> keys;

@@ -25,7 +25,7 @@ class AggregateSource {
  public:
   virtual ~AggregateSource() = default;
   // The stored topic keys a non-empty topic filter selects (see StanceFilter::topic).
-  virtual grpc::Status TopicKeys(const std::string& topic, std::vector<std::string>* keys) = 0;
+  virtual grpc::Status TopicKeys(const TopicFilter& topic, std::vector<std::string>* keys) = 0;
   // Calls `row` with (actor id, position, stances > 0) over stances on `topics` (empty: all),
   // ordered by actor id, then position.
   using ActorCountRow = std::function<void(std::string_view, v1::Position, int64_t)>;
@@ -44,9 +44,9 @@ class AggregateSource {
 };
 
 // StanceStore::ListActors and ListConditions over a backend's rows.
-grpc::Status CollectActors(AggregateSource* source, const std::string& topic,
+grpc::Status CollectActors(AggregateSource* source, const TopicFilter& topic,
                            std::vector<ActorStats>* actors);
-grpc::Status CollectConditions(AggregateSource* source, const std::string& topic,
+grpc::Status CollectConditions(AggregateSource* source, const TopicFilter& topic,
                                std::vector<ConditionStats>* conditions);
 
 }  // namespace stancewire::query

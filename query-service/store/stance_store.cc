@@ -10,19 +10,6 @@
 #include "query-service/store/store_error.h"
 
 namespace stancewire::query {
-namespace {
-
-std::string UpperSnake(const std::string& s) {
-  std::string out = s;
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c == '-' || c == ' ') c = '_';
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::string> SplitWords(const std::string& text) {
   std::vector<std::string> words;
   std::istringstream in(text);
@@ -78,33 +65,6 @@ std::vector<std::string> ConditionKinds(const v1::Stance& stance) {
   std::sort(kinds.begin(), kinds.end());
   kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
   return kinds;
-}
-
-ConditionQuery ParseConditionQuery(const std::string& condition) {
-  ConditionQuery q;
-  auto words = SplitWords(condition);
-  if (words.size() == 1) {
-    const std::string& token = words[0];
-    bool kind_chars = true, underscore = false, lower = false;
-    for (char c : token) {
-      if (c == '_') underscore = true;
-      if (c >= 'a' && c <= 'z') lower = true;
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '_' || c == '-')) {
-        kind_chars = false;
-      }
-    }
-    if (kind_chars && (underscore || !lower)) {
-      q.by_kind = true;
-      q.kind = UpperSnake(token);
-      return q;
-    }
-  }
-  q.words = words;
-  std::string joined;
-  for (const auto& w : words) joined += (joined.empty() ? "" : "_") + w;
-  q.kind = UpperSnake(joined);
-  return q;
 }
 
 int64_t TimestampNanos(const google::protobuf::Timestamp& ts) {

@@ -18,8 +18,8 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
     w += " AND s.position = " + sql->P(static_cast<int64_t>(filter.position));
   }
   if (!filter.topic.empty()) {
-    w += " AND (" + Fold("s.topic") + " = " + Fold(sql->P(filter.topic));
-    const auto words = SplitWords(filter.topic);
+    w += " AND (" + Fold("s.topic") + " = " + Fold(sql->P(filter.topic.text));
+    const auto& words = filter.topic.words;
     if (!words.empty()) {
       w += " OR (TRUE";
       for (const auto& word : words) {
@@ -34,7 +34,7 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
     w += " AND lower(s.outlet) = " + Fold(sql->P(filter.outlet));
   }
   if (!filter.condition.empty()) {
-    const ConditionQuery condition = ParseConditionQuery(filter.condition);
+    const ConditionQuery& condition = filter.condition.query;
     w += " AND (EXISTS (SELECT 1 FROM stance_kinds k WHERE k.stance_id = s.id AND k.kind = " +
          sql->P(condition.kind) + ")";
     if (!condition.by_kind && !condition.words.empty()) {
@@ -54,12 +54,12 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
   }
 }
 
-grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const std::string& topic,
+grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const TopicFilter& topic,
                        std::vector<std::string>* keys) {
   Sql sql;
-  sql.text =
-      "SELECT DISTINCT topic FROM topic_labels WHERE " + Fold("topic") + " = " + Fold(sql.P(topic));
-  const auto words = SplitWords(topic);
+  sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE " + Fold("topic") + " = " +
+             Fold(sql.P(topic.text));
+  const auto& words = topic.words;
   if (!words.empty()) {
     sql.text += " OR (TRUE";
     for (const auto& w : words) {

@@ -14,7 +14,7 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where);
 
 // Topic keys a topic filter selects: the key itself (ASCII case-insensitively) or words found in
 // the key or in any label the topic was reported under.
-grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const std::string& topic,
+grpc::Status TopicKeys(PostgresStanceStore::Conn* conn, const TopicFilter& topic,
                        std::vector<std::string>* keys);
 
 }  // namespace stancewire::query::postgres_store

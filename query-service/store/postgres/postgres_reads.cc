@@ -116,7 +116,7 @@ class PostgresAggregates final : public AggregateSource {
  public:
   explicit PostgresAggregates(PostgresStanceStore::Conn* conn) : conn_(conn) {}
 
-  grpc::Status TopicKeys(const std::string& topic, std::vector<std::string>* keys) override {
+  grpc::Status TopicKeys(const TopicFilter& topic, std::vector<std::string>* keys) override {
     return postgres_store::TopicKeys(conn_, topic, keys);
   }
 
@@ -198,7 +198,7 @@ grpc::Status InSnapshot(PostgresStanceStore::Conn* conn, F collect) {
 
 }  // namespace
 
-grpc::Status PostgresStanceStore::ListActors(const std::string& topic,
+grpc::Status PostgresStanceStore::ListActors(const TopicFilter& topic,
                                              std::vector<ActorStats>* actors) {
   return WithConn([&](Conn* conn) -> grpc::Status {
     PostgresAggregates source(conn);
@@ -206,7 +206,7 @@ grpc::Status PostgresStanceStore::ListActors(const std::string& topic,
   });
 }
 
-grpc::Status PostgresStanceStore::ListConditions(const std::string& topic,
+grpc::Status PostgresStanceStore::ListConditions(const TopicFilter& topic,
                                                  std::vector<ConditionStats>* conditions) {
   return WithConn([&](Conn* conn) -> grpc::Status {
     PostgresAggregates source(conn);

@@ -53,8 +53,8 @@ class PostgresStanceStore : public StanceStore {
   grpc::Status List(const StanceFilter& filter, const ListOptions& options,
                     StancePage* page) override;
   grpc::Status Count(int64_t* count) override;
-  grpc::Status ListActors(const std::string& topic, std::vector<ActorStats>* actors) override;
-  grpc::Status ListConditions(const std::string& topic,
+  grpc::Status ListActors(const TopicFilter& topic, std::vector<ActorStats>* actors) override;
+  grpc::Status ListConditions(const TopicFilter& topic,
                               std::vector<ConditionStats>* conditions) override;
   grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                           ClaimPage* page) override;

@@ -2,12 +2,12 @@
 
 namespace stancewire::query::sqlite_store {
 
-grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const std::string& topic,
+grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const TopicFilter& topic,
                        std::vector<std::string>* keys) {
   Sql sql;
-  sql.text =
-      "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic) + " COLLATE NOCASE";
-  auto words = SplitWords(topic);
+  sql.text = "SELECT DISTINCT topic FROM topic_labels WHERE topic = " + sql.P(topic.text) +
+             " COLLATE NOCASE";
+  const auto& words = topic.words;
   if (!words.empty()) {
     sql.text += " OR (1=1";
     for (const auto& w : words) {
@@ -38,8 +38,7 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
       return grpc::Status::OK;
     }
   }
-  ConditionQuery condition;
-  if (!filter.condition.empty()) condition = ParseConditionQuery(filter.condition);
+  const ConditionQuery& condition = filter.condition.query;
   const bool by_kind = !filter.condition.empty() && condition.by_kind;
   const bool has_actor_ids = !filter.actor_ids.empty();
 
@@ -102,14 +101,14 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   }
   // The topic names exactly one stored key: the key test above is the whole test.
   const bool exact_topic =
-      topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic);
+      topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic.text);
   bool uses_s =
       !by_kind || !filter.outlet.empty() || (!filter.actor_text.empty() && !has_actor_ids);
   if (!filter.topic.empty() && !exact_topic) {
     uses_s = true;
     // Each stance against its own key and label (the keys above were candidates).
-    w += " AND (s.topic = " + sql->P(filter.topic) + " COLLATE NOCASE";
-    auto words = SplitWords(filter.topic);
+    w += " AND (s.topic = " + sql->P(filter.topic.text) + " COLLATE NOCASE";
+    const auto& words = filter.topic.words;
     if (!words.empty()) {
       w += " OR (1=1";
       for (const auto& word : words) {

@@ -25,7 +25,7 @@ struct FilterSql {
 
 // Resolves topic words to the stored topic keys they can match (a small table), so that the
 // main query can use the topic index; each row is still checked against its own label.
-grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const std::string& topic,
+grpc::Status TopicKeys(SqliteStanceStore::Reader* reader, const TopicFilter& topic,
                        std::vector<std::string>* keys);
 
 // Builds FROM/WHERE for `filter`. Index choice is made here, deterministically, instead of

@@ -157,7 +157,7 @@ class SqliteAggregates final : public AggregateSource {
  public:
   explicit SqliteAggregates(SqliteStanceStore::Reader* reader) : reader_(reader) {}
 
-  grpc::Status TopicKeys(const std::string& topic, std::vector<std::string>* keys) override {
+  grpc::Status TopicKeys(const TopicFilter& topic, std::vector<std::string>* keys) override {
     return sqlite_store::TopicKeys(reader_, topic, keys);
   }
 
@@ -231,7 +231,7 @@ class SqliteAggregates final : public AggregateSource {
 
 }  // namespace
 
-grpc::Status SqliteStanceStore::ListActors(const std::string& topic,
+grpc::Status SqliteStanceStore::ListActors(const TopicFilter& topic,
                                            std::vector<ActorStats>* actors) {
   actors->clear();
   SW_BORROW_READER(reader);
@@ -239,7 +239,7 @@ grpc::Status SqliteStanceStore::ListActors(const std::string& topic,
   return CollectActors(&source, topic, actors);
 }
 
-grpc::Status SqliteStanceStore::ListConditions(const std::string& topic,
+grpc::Status SqliteStanceStore::ListConditions(const TopicFilter& topic,
                                                std::vector<ConditionStats>* conditions) {
   conditions->clear();
   SW_BORROW_READER(reader);
