@@ -16,7 +16,6 @@
 #include "query-service/memory_budget.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
-#include "query-service/store/postgres/postgres_stance_store.h"
 #include "query-service/store/stance_store.h"
 
 namespace {
@@ -140,29 +139,20 @@ int main(int argc, char** argv) {
   stancewire::query::MemoryBudget unsent(flags.max_unsent_bytes);
   stancewire::query::WatchHub watch_hub(
       {flags.watch_queue, flags.max_watchers, flags.watch_queue_bytes, &unsent});
-  // Replicas share one PostgreSQL database: stances stored through another replica reach this
-  // replica's watchers through LISTEN/NOTIFY (this replica's own writes are published directly).
-  auto* postgres = dynamic_cast<stancewire::query::PostgresStanceStore*>(store.get());
-  if (postgres) {
-    bool started = postgres->StartChangeListener(
-        [&watch_hub, postgres](const stancewire::query::PostgresStanceStore::Change& change) {
-          if (change.local) return;
-          if (change.all) {
+  // Replicas share one database: stances stored through another replica reach this replica's
+  // watchers through the store's change feed (this replica's own writes are published directly).
+  if (!store->StartChangeFeed(
+          [&watch_hub](const std::vector<stancewire::v1::Stance>& stances) {
+            watch_hub.Publish(stances);
+          },
+          [] {
             spdlog::warn(
                 "change notifications were interrupted: watchers here may have missed "
                 "stances stored through other replicas meanwhile");
-            return;
-          }
-          std::vector<stancewire::v1::Stance> stances;
-          if (postgres->GetStances({change.id}, &stances).ok() && !stances.empty()) {
-            watch_hub.Publish(stances);
-          }
-        },
-        &error);
-    if (!started) {
-      spdlog::critical("cannot listen for changes in PostgreSQL: {}", error);
-      return 1;
-    }
+          },
+          &error)) {
+    spdlog::critical("cannot listen for changes in the store: {}", error);
+    return 1;
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
   stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
@@ -218,7 +208,7 @@ int main(int argc, char** argv) {
   // calls (delivery streams after their batches in the store are acknowledged), so that shutdown
   // takes as long as that, not the whole grace.
   stancewire::ServeUntilSignal(servers, std::chrono::seconds(common.shutdown_grace_seconds), [&] {
-    if (postgres) postgres->StopChangeListener();
+    store->StopChangeFeed();
     watch_hub.Close();
     sink_service.Drain();
   });

@@ -7,6 +7,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -134,6 +135,20 @@ class StanceStore {
   // Claims among the stances matching `filter`.
   virtual grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                                   ClaimPage* page) = 0;
+
+  // The change feed: stances stored through other store objects over the same database (other
+  // replicas), as they commit; writes through this object are not reported (their writer
+  // publishes them). `on_missed` says that the feed was interrupted and stances may have gone
+  // unreported. Both are called on a thread of the store's, until StopChangeFeed. A backend whose
+  // database has no other writers (SQLite: one query-service per file) reports nothing. False
+  // with *error when the feed cannot start.
+  using StoredCallback = std::function<void(const std::vector<v1::Stance>&)>;
+  virtual bool StartChangeFeed(StoredCallback /*on_stored*/, std::function<void()> /*on_missed*/,
+                               std::string* /*error*/) {
+    return true;
+  }
+  // Stops the feed and waits for its callbacks to return (also done when the store is destroyed).
+  virtual void StopChangeFeed() {}
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (the folder is created if missing), or

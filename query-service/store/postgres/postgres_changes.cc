@@ -12,6 +12,21 @@ namespace stancewire::query {
 using postgres_store::Result;
 using postgres_store::Trimmed;
 
+bool PostgresStanceStore::StartChangeFeed(StoredCallback on_stored, std::function<void()> on_missed,
+                                          std::string* error) {
+  return StartChangeListener(
+      [this, on_stored = std::move(on_stored), on_missed = std::move(on_missed)](const Change& c) {
+        if (c.local) return;
+        if (c.all) {
+          on_missed();
+          return;
+        }
+        std::vector<v1::Stance> stances;
+        if (GetStances({c.id}, &stances).ok() && !stances.empty()) on_stored(stances);
+      },
+      error);
+}
+
 bool PostgresStanceStore::StartChangeListener(ChangeCallback callback, std::string* error) {
   std::lock_guard lock(listener_mu_);
   if (listener_.joinable()) {

@@ -59,6 +59,11 @@ class PostgresStanceStore : public StanceStore {
   grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                           ClaimPage* page) override;
 
+  // LISTEN/NOTIFY (StartChangeListener below): other replicas' changes, re-read by id.
+  bool StartChangeFeed(StoredCallback on_stored, std::function<void()> on_missed,
+                       std::string* error) override;
+  void StopChangeFeed() override { StopChangeListener(); }
+
   // The stored stances with these ids (unknown ids are skipped), in the order asked for: what a
   // change listener re-reads.
   grpc::Status GetStances(const std::vector<std::string>& ids, std::vector<v1::Stance>* stances);
