@@ -12,7 +12,7 @@
 #include "common/security.h"
 #include "common/service_flags.h"
 #include "common/shutdown_signal.h"
-#include "extraction/extractor.h"
+#include "extraction/actors.h"
 #include "query-service/memory_budget.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
@@ -123,9 +123,8 @@ int main(int argc, char** argv) {
     spdlog::critical("--tokens: {}", error);
     return 1;
   }
-  stancewire::extraction::ExtractorConfig config{common.data_dir, common.actor_files};
-  auto extractor = stancewire::extraction::Extractor::Load(config, &error);
-  if (!extractor) {
+  stancewire::extraction::Actors actors;
+  if (!actors.LoadConfigured({common.data_dir, common.actor_files}, &error)) {
     spdlog::critical("cannot load knowledge files: {}", error);
     return 1;
   }
@@ -155,7 +154,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
-  stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
+  stancewire::query::QueryServiceImpl query_service(store.get(), &actors,
                                                     flags.page_token_key, &watch_hub,
                                                     authorizer.get(), &unsent);
   query_service.set_max_page_bytes(
