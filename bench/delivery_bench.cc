@@ -43,7 +43,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "query-service/stance_sink.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 #include "stancewire/v1/ingest.grpc.pb.h"
 #include "stancewire/v1/query.grpc.pb.h"
 

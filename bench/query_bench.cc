@@ -46,7 +46,7 @@
 
 #include "common/grpc_server.h"
 #include "query-service/query_service.h"
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "stancewire/v1/query.grpc.pb.h"
 
 namespace {

@@ -1,6 +1,8 @@
 #include "extraction/actors.h"
 
+#include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 namespace stancewire::extraction {
 namespace {
@@ -56,6 +58,24 @@ void Actors::AddAlias(std::string_view surface, Alias alias) {
   aliases_.push_back(std::move(alias));
   matcher_.Add(keys, index);
   by_surface_[Joined(keys)].push_back(index);
+}
+
+bool Actors::LoadConfigured(const ExtractorConfig& config, std::string* error) {
+  std::vector<std::string> files;
+  std::filesystem::path dir = std::filesystem::path(config.data_dir) / "actors";
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".tsv") files.push_back(e.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.insert(files.end(), config.extra_actor_files.begin(), config.extra_actor_files.end());
+  if (files.empty()) {
+    *error = dir.string() + ": no actor dictionary (*.tsv) found";
+    return false;
+  }
+  return Load(files, error);
 }
 
 bool Actors::Load(const std::vector<std::string>& files, std::string* error) {

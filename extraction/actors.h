@@ -37,6 +37,9 @@ class Actors : public ActorDictionary {
 
   // Loads files in the given order. Errors name file:line.
   bool Load(const std::vector<std::string>& files, std::string* error);
+  // Loads the dictionary a configuration names: config.data_dir/actors/*.tsv in name order, then
+  // config.extra_actor_files. What query-service needs to resolve aliases, without the extractor.
+  bool LoadConfigured(const ExtractorConfig& config, std::string* error);
 
   const Record* Resolve(std::string_view alias) const override;
 

@@ -11,12 +11,11 @@
 #include "common/service_flags.h"
 #include "common/service_host.h"
 #include "common/shutdown_signal.h"
-#include "extraction/extractor.h"
+#include "extraction/actors.h"
 #include "query-service/memory_budget.h"
-#include "query-service/postgres_stance_store.h"
 #include "query-service/query_service.h"
 #include "query-service/stance_sink.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 namespace {
 
@@ -123,9 +122,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<stancewire::TokenAuthorizer> authorizer;
   if (!stancewire::ServiceHost::LoadSecurity(host_options, &authorizer)) return 1;
   std::string error;
-  stancewire::extraction::ExtractorConfig config{common.data_dir, common.actor_files};
-  auto extractor = stancewire::extraction::Extractor::Load(config, &error);
-  if (!extractor) {
+  stancewire::extraction::Actors actors;
+  if (!actors.LoadConfigured({common.data_dir, common.actor_files}, &error)) {
     spdlog::critical("cannot load knowledge files: {}", error);
     return 1;
   }
@@ -139,32 +137,23 @@ int main(int argc, char** argv) {
   stancewire::query::MemoryBudget unsent(flags.max_unsent_bytes);
   stancewire::query::WatchHub watch_hub(
       {flags.watch_queue, flags.max_watchers, flags.watch_queue_bytes, &unsent});
-  // Replicas share one PostgreSQL database: stances stored through another replica reach this
-  // replica's watchers through LISTEN/NOTIFY (this replica's own writes are published directly).
-  auto* postgres = dynamic_cast<stancewire::query::PostgresStanceStore*>(store.get());
-  if (postgres) {
-    bool started = postgres->StartChangeListener(
-        [&watch_hub, postgres](const stancewire::query::PostgresStanceStore::Change& change) {
-          if (change.local) return;
-          if (change.all) {
+  // Replicas share one database: stances stored through another replica reach this replica's
+  // watchers through the store's change feed (this replica's own writes are published directly).
+  if (!store->StartChangeFeed(
+          [&watch_hub](const std::vector<stancewire::v1::Stance>& stances) {
+            watch_hub.Publish(stances);
+          },
+          [] {
             spdlog::warn(
                 "change notifications were interrupted: watchers here may have missed "
                 "stances stored through other replicas meanwhile");
-            return;
-          }
-          std::vector<stancewire::v1::Stance> stances;
-          if (postgres->GetStances({change.id}, &stances).ok() && !stances.empty()) {
-            watch_hub.Publish(stances);
-          }
-        },
-        &error);
-    if (!started) {
-      spdlog::critical("cannot listen for changes in PostgreSQL: {}", error);
-      return 1;
-    }
+          },
+          &error)) {
+    spdlog::critical("cannot listen for changes in the store: {}", error);
+    return 1;
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
-  stancewire::query::QueryServiceImpl query_service(store.get(), &extractor->actors(),
+  stancewire::query::QueryServiceImpl query_service(store.get(), &actors,
                                                     flags.page_token_key, &watch_hub,
                                                     authorizer.get(), &unsent);
   query_service.set_max_page_bytes(
@@ -195,7 +184,7 @@ int main(int argc, char** argv) {
   // calls (delivery streams after their batches in the store are acknowledged), so that shutdown
   // takes as long as that, not the whole grace.
   host.ServeUntilSignal([&] {
-    if (postgres) postgres->StopChangeListener();
+    store->StopChangeFeed();
     watch_hub.Close();
     sink_service.Drain();
   });

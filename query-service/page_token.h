@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 namespace stancewire::query {
 

@@ -16,6 +16,7 @@
 
 #include "common/byte_buffer.h"
 #include "common/timestamps.h"
+#include "query-service/request_filter.h"
 #include "query-service/stance_match.h"
 
 namespace stancewire::query {
@@ -51,57 +52,6 @@ grpc::Status CheckPageSize(int32_t page_size, int default_size, int* limit) {
                    std::to_string(default_size));
   }
   *limit = page_size == 0 ? default_size : page_size;
-  return grpc::Status::OK;
-}
-
-grpc::Status CheckText(const char* field, const std::string& value) {
-  if (value.size() > kMaxFilterBytes) {
-    return Invalid(std::string(field) + " is " + std::to_string(value.size()) +
-                   " bytes, over the limit of " + std::to_string(kMaxFilterBytes));
-  }
-  if (!value.empty() && value.find_first_not_of(" \t\r\n\v\f") == std::string::npos) {
-    return Invalid(std::string(field) + " is blank; leave it empty to not filter on it");
-  }
-  return grpc::Status::OK;
-}
-
-// Condition and topic filters match word by word.
-grpc::Status CheckWords(const char* field, const std::string& value) {
-  if (auto s = CheckText(field, value); !s.ok()) return s;
-  if (const size_t n = SplitWords(value).size(); n > kMaxFilterWords) {
-    return Invalid(std::string(field) + " has " + std::to_string(n) + " words, over the limit of " +
-                   std::to_string(kMaxFilterWords));
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status CheckTopic(const std::string& topic) { return CheckWords("topic", topic); }
-
-// published_after / published_before, shared by every request that has them. Bounds past the
-// range of stored publication times saturate in TimestampNanos, which still compares correctly
-// with every stored stance (all lie inside it; see common/timestamps.h).
-template <typename Request>
-grpc::Status TimeBounds(const Request& r, StanceFilter* filter) {
-  if (r.has_published_after()) {
-    if (auto p = TimestampProblem("published_after", r.published_after()); !p.empty()) {
-      return Invalid(p);
-    }
-    filter->published_after_nanos = TimestampNanos(r.published_after());
-  }
-  if (r.has_published_before()) {
-    if (auto p = TimestampProblem("published_before", r.published_before()); !p.empty()) {
-      return Invalid(p);
-    }
-    filter->published_before_nanos = TimestampNanos(r.published_before());
-  }
-  // Compared as timestamps: two bounds beyond 2262 saturate to the same nanoseconds.
-  if (r.has_published_after() && r.has_published_before() &&
-      r.published_after() >= r.published_before()) {
-    return Invalid("published_after (" + TimeUtil::ToString(r.published_after()) +
-                   ") must be earlier than published_before (" +
-                   TimeUtil::ToString(r.published_before()) +
-                   "): the window is [published_after, published_before)");
-  }
   return grpc::Status::OK;
 }
 
@@ -185,37 +135,6 @@ QueryServiceImpl::QueryServiceImpl(StanceStore* store, const extraction::ActorDi
       authorizer_(authorizer),
       budget_(budget) {}
 
-void QueryServiceImpl::ResolveActor(const std::string& actor, StanceFilter* filter) const {
-  if (actor.empty()) return;
-  const auto* record = actors_ ? actors_->Resolve(actor) : nullptr;
-  if (record) {
-    filter->actor_ids.push_back(record->id);
-  } else {
-    filter->actor_text = actor;
-  }
-}
-
-template <typename Request>
-grpc::Status QueryServiceImpl::MakeFilter(const Request& r, StanceFilter* filter) const {
-  for (auto [field, value] :
-       {std::pair<const char*, const std::string*>{"actor", &r.actor()}, {"outlet", &r.outlet()}}) {
-    if (auto s = CheckText(field, *value); !s.ok()) return s;
-  }
-  if (auto s = CheckWords("condition", r.condition()); !s.ok()) return s;
-  if (auto s = CheckTopic(r.topic()); !s.ok()) return s;
-  if (!v1::Position_IsValid(r.position())) {
-    return Invalid("position " + std::to_string(r.position()) +
-                   " is not a Position: use POSITION_SUPPORT, POSITION_OPPOSE, "
-                   "POSITION_CONDITIONAL, POSITION_UNDECIDED, or leave it unset for any");
-  }
-  ResolveActor(r.actor(), filter);
-  filter->condition = r.condition();
-  filter->position = r.position();
-  filter->topic = r.topic();
-  filter->outlet = r.outlet();
-  return TimeBounds(r, filter);
-}
-
 void QueryServiceImpl::FillActor(const ActorRef& ref, v1::Actor* actor) const {
   actor->set_id(ref.id);
   actor->set_name(ref.name);
@@ -243,7 +162,7 @@ grpc::Status QueryServiceImpl::ListStancesPage(const v1::ListStancesRequest& req
   int limit = 0;
   if (auto s = CheckPageSize(request.page_size(), kDefaultPageSize, &limit); !s.ok()) return s;
   StanceFilter filter;
-  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  if (auto s = ReadFilter(request, actors_, &filter); !s.ok()) return s;
   const std::string fingerprint = Fingerprint("ListStances", request);
   std::optional<PageState> state;
   if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
@@ -298,12 +217,13 @@ grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request
   if (auto s = CheckPageSize(request.page_size(), kDefaultAggregatePageSize, &limit); !s.ok()) {
     return s;
   }
-  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  TopicFilter topic;
+  if (auto s = ReadTopic(request.topic(), &topic); !s.ok()) return s;
   const std::string fingerprint = Fingerprint("ListActors", request);
   std::optional<PageState> state;
   if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
   std::vector<ActorStats> actors;
-  grpc::Status status = store_->ListActors(request.topic(), &actors);
+  grpc::Status status = store_->ListActors(topic, &actors);
   if (!status.ok()) return status;
   const size_t offset = state ? static_cast<size_t>(std::max<int64_t>(0, state->offset)) : 0;
   size_t end = std::min(actors.size(), offset + static_cast<size_t>(limit));
@@ -336,9 +256,10 @@ grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request
 
 grpc::Status QueryServiceImpl::DoListConditions(const v1::ListConditionsRequest& request,
                                                 v1::ListConditionsResponse* response) {
-  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  TopicFilter topic;
+  if (auto s = ReadTopic(request.topic(), &topic); !s.ok()) return s;
   std::vector<ConditionStats> conditions;
-  grpc::Status status = store_->ListConditions(request.topic(), &conditions);
+  grpc::Status status = store_->ListConditions(topic, &conditions);
   if (!status.ok()) return status;
   for (const auto& c : conditions) {
     auto* out = response->add_conditions();
@@ -355,19 +276,13 @@ grpc::Status QueryServiceImpl::DoListConditions(const v1::ListConditionsRequest&
 
 grpc::Status QueryServiceImpl::DoGetActorTimeline(const v1::GetActorTimelineRequest& request,
                                                   v1::GetActorTimelineResponse* response) {
-  if (request.actor().empty()) {
-    return Invalid("actor is required: an actor id, name or any alias (\"AZE\", \"Baku\")");
-  }
-  if (auto s = CheckText("actor", request.actor()); !s.ok()) return s;
-  if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  StanceFilter filter;
+  if (auto s = ReadTimelineFilter(request, actors_, &filter); !s.ok()) return s;
   int limit = 0;
   if (auto s = CheckPageSize(request.page_size(), kDefaultAggregatePageSize, &limit); !s.ok()) {
     return s;
   }
-  StanceFilter filter;
-  ResolveActor(request.actor(), &filter);
-  filter.topic = request.topic();
-  if (auto s = TimeBounds(request, &filter); !s.ok()) return s;
+  if (auto s = ReadTimeWindow(request, &filter); !s.ok()) return s;
   const std::string fingerprint = Fingerprint("GetActorTimeline", request);
   std::optional<PageState> state;
   if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
@@ -463,7 +378,7 @@ grpc::Status QueryServiceImpl::DoListClaims(const v1::ListClaimsRequest& request
                    " is negative: use 0 or 1 for every claim, 2 for corroborated ones");
   }
   StanceFilter filter;
-  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  if (auto s = ReadFilter(request, actors_, &filter); !s.ok()) return s;
   const std::string fingerprint = Fingerprint("ListClaims", request);
   std::optional<PageState> state;
   if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
@@ -509,7 +424,7 @@ grpc::Status QueryServiceImpl::DoListClaims(const v1::ListClaimsRequest& request
 grpc::Status QueryServiceImpl::MakeWatchMatcher(const v1::WatchStancesRequest& request,
                                                 std::optional<StanceMatcher>* matcher) const {
   StanceFilter filter;
-  if (auto s = MakeFilter(request, &filter); !s.ok()) return s;
+  if (auto s = ReadFilter(request, actors_, &filter); !s.ok()) return s;
   matcher->emplace(std::move(filter));
   return grpc::Status::OK;
 }

@@ -9,7 +9,8 @@
 #include "extraction/extractor.h"
 #include "query-service/memory_budget.h"
 #include "query-service/page_token.h"
-#include "query-service/stance_store.h"
+#include "query-service/request_filter.h"
+#include "query-service/store/stance_store.h"
 #include "query-service/watch_hub.h"
 #include "stancewire/v1/query.grpc.pb.h"
 
@@ -18,10 +19,6 @@ namespace stancewire::query {
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kDefaultAggregatePageSize = 100;  // ListActors, GetActorTimeline
 inline constexpr int kMaxPageSize = 1000;
-inline constexpr size_t kMaxFilterBytes = 1024;
-// Words of a condition or topic filter: each becomes a clause of the store's query, and a few
-// hundred exceed what a database will parse.
-inline constexpr size_t kMaxFilterWords = 32;
 
 // Every method takes its request as raw bytes and parses it itself, so that a request protobuf
 // refuses (a string that is not UTF-8, wire data that is not protobuf) gets an INVALID_ARGUMENT
@@ -88,9 +85,6 @@ class QueryServiceImpl final : public QueryServiceBase {
                                 std::optional<StanceMatcher>* matcher) const;
 
  private:
-  template <typename Request>
-  grpc::Status MakeFilter(const Request& request, StanceFilter* filter) const;
-  void ResolveActor(const std::string& actor, StanceFilter* filter) const;
   grpc::Status Authorize(const grpc::CallbackServerContext& context) const {
     return authorizer_ ? authorizer_->Authorize(context, "reader") : grpc::Status::OK;
   }

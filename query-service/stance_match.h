@@ -1,28 +1,22 @@
-// Backend-neutral pieces of the filter semantics (see StanceFilter): how a condition filter is
-// read, and an in-memory matcher that agrees with the stores, used by WatchStances to decide which
-// newly stored stances a watcher sees.
+// What a watcher matches newly stored stances with: its filter, read once from the request, and
+// the filter model's in-memory semantics (Matches in store/stance_filter.h), which every store
+// agrees with.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <utility>
 
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_filter.h"
 
 namespace stancewire::query {
 
 class StanceMatcher {
  public:
-  explicit StanceMatcher(StanceFilter filter);
-  bool Matches(const v1::Stance& stance) const;
+  explicit StanceMatcher(StanceFilter filter) : filter_(std::move(filter)) {}
+  bool Matches(const v1::Stance& stance) const { return query::Matches(filter_, stance); }
   const StanceFilter& filter() const { return filter_; }
 
  private:
   StanceFilter filter_;
-  ConditionQuery condition_;
-  std::vector<std::string> topic_words_;  // lower-cased
 };
-
-// ASCII lower-casing, as SQLite's NOCASE and LIKE do.
-std::string AsciiLower(std::string s);
 
 }  // namespace stancewire::query

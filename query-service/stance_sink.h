@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/security.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 #include "query-service/watch_hub.h"
 #include "stancewire/v1/delivery.grpc.pb.h"
 

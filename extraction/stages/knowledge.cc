@@ -1,26 +1,9 @@
 #include "extraction/stages/knowledge.h"
 
-#include <algorithm>
-#include <filesystem>
-
 namespace stancewire::extraction {
 
 bool Knowledge::Load(const ExtractorConfig& config, std::string* error) {
-  std::vector<std::string> files;
-  std::filesystem::path dir = std::filesystem::path(config.data_dir) / "actors";
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) {
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      if (e.path().extension() == ".tsv") files.push_back(e.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  files.insert(files.end(), config.extra_actor_files.begin(), config.extra_actor_files.end());
-  if (files.empty()) {
-    *error = dir.string() + ": no actor dictionary (*.tsv) found";
-    return false;
-  }
-  if (!actors.Load(files, error)) return false;
+  if (!actors.LoadConfigured(config, error)) return false;
   if (!lex.Load(config.data_dir, error)) return false;
   lex.MarkStarts(actors.matcher(), kStartsActor);
   for (size_t i = 0; i < actors.size(); ++i) {

@@ -14,7 +14,7 @@
 #include <set>
 
 #include "common/grpc_server.h"
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire::query {

@@ -1,4 +1,4 @@
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 
 #include <gtest/gtest.h>
 

@@ -15,7 +15,7 @@
 #include "common/sqlite_db.h"
 #include "ingest-service/forwarder.h"
 #include "ingest-service/outbox.h"
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire {

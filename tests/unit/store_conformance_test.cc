@@ -19,9 +19,10 @@
 #include <set>
 #include <thread>
 
-#include "query-service/postgres_stance_store.h"
 #include "query-service/query_service.h"
-#include "query-service/sqlite_stance_store.h"
+#include "query-service/store/memory/memory_stance_store.h"
+#include "query-service/store/postgres/postgres_stance_store.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "tests/unit/test_stances.h"
 
 namespace stancewire::query {
@@ -56,6 +57,18 @@ class SqliteDatabase : public Database {
 
  private:
   std::filesystem::path dir_;
+};
+
+// The reference backend: stores opened here share one set of stances, as over one database.
+class MemoryDatabase : public Database {
+ public:
+  std::unique_ptr<StanceStore> Open(std::string* /*error*/) override {
+    return std::make_unique<MemoryStanceStore>(data_);
+  }
+  std::string uri() const override { return "memory:"; }
+
+ private:
+  std::shared_ptr<MemoryStanceData> data_ = std::make_shared<MemoryStanceData>();
 };
 
 // Replaces the database name in a postgres:// URI.
@@ -138,6 +151,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "Sqlite") {
       db_ = std::make_unique<SqliteDatabase>();
+    } else if (GetParam() == "Memory") {
+      db_ = std::make_unique<MemoryDatabase>();
     } else {
       if (SkipPostgres()) GTEST_SKIP() << "STANCEWIRE_TEST_POSTGRES=skip";
       std::string why;
@@ -458,9 +473,9 @@ TEST_P(StoreConformanceTest, PositionOutletPublishedRangeAndTheirConjunction) {
   EXPECT_EQ(Ids(f), std::vector<std::string>{"a"});
   f.outlet.clear();
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"b", "a"}));
-  f.topic.clear();
+  f.topic = TopicFilter();
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"e", "b", "a"}));
-  f.condition.clear();
+  f.condition = ConditionFilter();
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"f", "e", "b", "a"}));
   EXPECT_EQ(Total(f), 4);
   f.actor_ids.clear();
@@ -818,7 +833,8 @@ TEST_P(StoreConformanceTest, StoresOpeningOneDatabaseTogetherAgree) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::Values("Sqlite", "Postgres"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
+                         ::testing::Values("Sqlite", "Postgres", "Memory"),
                          [](const auto& info) { return info.param; });
 
 // ---- PostgreSQL only: URIs, errors, notifications, and the same answers as SQLite. ----
@@ -959,7 +975,8 @@ TEST_F(PostgresStoreTest, RefusesASchemaNewerThanTheBuild) {
   EXPECT_NE(error.find("newer than this build"), std::string::npos) << error;
 }
 
-// Random stances into both backends, then many random queries: every answer must be the same.
+// Random stances into both backends and the reference (in-memory, the filter model's own
+// semantics), then many random queries: every answer must be the same.
 TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
   SqliteDatabase sqlite_db;
   std::string error;
@@ -967,6 +984,7 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
   ASSERT_TRUE(sqlite) << error;
   auto pg = db_->Open(&error);
   ASSERT_TRUE(pg) << error;
+  MemoryStanceStore reference;
 
   std::mt19937 rng(20251105);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
@@ -991,10 +1009,12 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
       s.mutable_actor()->set_kind(rng() % 2 ? "state" : "");
       batch.push_back(s);
     }
-    UpsertResult rs, rp;
+    UpsertResult rs, rp, rm;
     ASSERT_TRUE(sqlite->Upsert(batch, &rs).ok());
     ASSERT_TRUE(pg->Upsert(batch, &rp).ok());
+    ASSERT_TRUE(reference.Upsert(batch, &rm).ok());
     EXPECT_EQ(rs.changed, rp.changed) << "round " << round;
+    EXPECT_EQ(rs.changed, rm.changed) << "round " << round;
   }
 
   const std::vector<std::string> conditions = {
@@ -1021,13 +1041,17 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
     options.oldest_first = oldest;
     options.count_total = true;
     for (int guard = 0; guard < 500; ++guard) {
-      StancePage ps, pp;
+      StancePage ps, pp, pm;
       ASSERT_TRUE(sqlite->List(f, options, &ps).ok());
       auto status = pg->List(f, options, &pp);
       ASSERT_TRUE(status.ok()) << status.error_message();
+      ASSERT_TRUE(reference.List(f, options, &pm).ok());
       ASSERT_EQ(IdsOf(ps.stances), IdsOf(pp.stances)) << "query " << q;
       ASSERT_EQ(ps.total, pp.total) << "query " << q;
       ASSERT_EQ(ps.next.has_value(), pp.next.has_value());
+      ASSERT_EQ(IdsOf(ps.stances), IdsOf(pm.stances)) << "query " << q << " (reference)";
+      ASSERT_EQ(ps.total, pm.total) << "query " << q << " (reference)";
+      ASSERT_EQ(ps.next.has_value(), pm.next.has_value()) << "query " << q << " (reference)";
       if (!ps.next) break;
       options.after = ps.next;
     }
@@ -1036,59 +1060,68 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
     co.min_count = 1 + rng() % 3;
     co.limit = 1 + rng() % 10;
     co.offset = rng() % 5;
-    ClaimPage cs, cp;
+    ClaimPage cs;
     ASSERT_TRUE(sqlite->ListClaims(f, co, &cs).ok());
-    ASSERT_TRUE(pg->ListClaims(f, co, &cp).ok());
-    ASSERT_EQ(cs.total, cp.total) << "query " << q;
-    ASSERT_EQ(cs.more, cp.more);
-    ASSERT_EQ(cs.claims.size(), cp.claims.size()) << "query " << q;
-    for (size_t i = 0; i < cs.claims.size(); ++i) {
-      const auto &x = cs.claims[i], &y = cp.claims[i];
-      EXPECT_EQ(x.actor.id, y.actor.id);
-      EXPECT_EQ(x.actor.name, y.actor.name);
-      EXPECT_EQ(x.topic, y.topic);
-      EXPECT_EQ(x.position, y.position);
-      EXPECT_EQ(x.condition_kinds, y.condition_kinds);
-      EXPECT_EQ(x.count, y.count);
-      EXPECT_EQ(x.outlets, y.outlets);
-      EXPECT_EQ(x.first_seen_nanos, y.first_seen_nanos);
-      EXPECT_EQ(x.last_seen_nanos, y.last_seen_nanos);
-      EXPECT_EQ(x.item_ids, y.item_ids);
-      EXPECT_EQ(x.latest.id(), y.latest.id());
-    }
-  }
-  for (const auto& topic : topic_filters) {
-    std::vector<ActorStats> as, ap;
-    ASSERT_TRUE(sqlite->ListActors(topic, &as).ok());
-    ASSERT_TRUE(pg->ListActors(topic, &ap).ok());
-    ASSERT_EQ(as.size(), ap.size()) << topic;
-    for (size_t i = 0; i < as.size(); ++i) {
-      EXPECT_EQ(as[i].actor.id, ap[i].actor.id) << topic;
-      EXPECT_EQ(as[i].actor.name, ap[i].actor.name);
-      EXPECT_EQ(as[i].actor.kind, ap[i].actor.kind);
-      EXPECT_EQ(as[i].stance_count, ap[i].stance_count);
-      EXPECT_EQ(as[i].position_counts, ap[i].position_counts);
-      EXPECT_EQ(as[i].latest.SerializeAsString(), ap[i].latest.SerializeAsString());
-    }
-    std::vector<ConditionStats> cs, cp;
-    ASSERT_TRUE(sqlite->ListConditions(topic, &cs).ok());
-    ASSERT_TRUE(pg->ListConditions(topic, &cp).ok());
-    ASSERT_EQ(cs.size(), cp.size()) << topic;
-    for (size_t i = 0; i < cs.size(); ++i) {
-      EXPECT_EQ(cs[i].kind, cp[i].kind) << topic;
-      EXPECT_EQ(cs[i].stance_count, cp[i].stance_count);
-      ASSERT_EQ(cs[i].actors.size(), cp[i].actors.size());
-      for (size_t j = 0; j < cs[i].actors.size(); ++j) {
-        EXPECT_EQ(cs[i].actors[j].first.id, cp[i].actors[j].first.id);
-        EXPECT_EQ(cs[i].actors[j].first.name, cp[i].actors[j].first.name);
-        EXPECT_EQ(cs[i].actors[j].second, cp[i].actors[j].second);
+    for (StanceStore* other :
+         {static_cast<StanceStore*>(pg.get()), static_cast<StanceStore*>(&reference)}) {
+      ClaimPage cp;
+      ASSERT_TRUE(other->ListClaims(f, co, &cp).ok());
+      ASSERT_EQ(cs.total, cp.total) << "query " << q;
+      ASSERT_EQ(cs.more, cp.more);
+      ASSERT_EQ(cs.claims.size(), cp.claims.size()) << "query " << q;
+      for (size_t i = 0; i < cs.claims.size(); ++i) {
+        const auto &x = cs.claims[i], &y = cp.claims[i];
+        EXPECT_EQ(x.actor.id, y.actor.id);
+        EXPECT_EQ(x.actor.name, y.actor.name);
+        EXPECT_EQ(x.topic, y.topic);
+        EXPECT_EQ(x.position, y.position);
+        EXPECT_EQ(x.condition_kinds, y.condition_kinds);
+        EXPECT_EQ(x.count, y.count);
+        EXPECT_EQ(x.outlets, y.outlets);
+        EXPECT_EQ(x.first_seen_nanos, y.first_seen_nanos);
+        EXPECT_EQ(x.last_seen_nanos, y.last_seen_nanos);
+        EXPECT_EQ(x.item_ids, y.item_ids);
+        EXPECT_EQ(x.latest.id(), y.latest.id());
       }
     }
   }
-  int64_t ns = 0, np = 0;
+  for (const auto& topic : topic_filters) {
+    for (StanceStore* other :
+         {static_cast<StanceStore*>(pg.get()), static_cast<StanceStore*>(&reference)}) {
+      std::vector<ActorStats> as, ap;
+      ASSERT_TRUE(sqlite->ListActors(topic, &as).ok());
+      ASSERT_TRUE(other->ListActors(topic, &ap).ok());
+      ASSERT_EQ(as.size(), ap.size()) << topic;
+      for (size_t i = 0; i < as.size(); ++i) {
+        EXPECT_EQ(as[i].actor.id, ap[i].actor.id) << topic;
+        EXPECT_EQ(as[i].actor.name, ap[i].actor.name);
+        EXPECT_EQ(as[i].actor.kind, ap[i].actor.kind);
+        EXPECT_EQ(as[i].stance_count, ap[i].stance_count);
+        EXPECT_EQ(as[i].position_counts, ap[i].position_counts);
+        EXPECT_EQ(as[i].latest.SerializeAsString(), ap[i].latest.SerializeAsString());
+      }
+      std::vector<ConditionStats> cs, cp;
+      ASSERT_TRUE(sqlite->ListConditions(topic, &cs).ok());
+      ASSERT_TRUE(other->ListConditions(topic, &cp).ok());
+      ASSERT_EQ(cs.size(), cp.size()) << topic;
+      for (size_t i = 0; i < cs.size(); ++i) {
+        EXPECT_EQ(cs[i].kind, cp[i].kind) << topic;
+        EXPECT_EQ(cs[i].stance_count, cp[i].stance_count);
+        ASSERT_EQ(cs[i].actors.size(), cp[i].actors.size());
+        for (size_t j = 0; j < cs[i].actors.size(); ++j) {
+          EXPECT_EQ(cs[i].actors[j].first.id, cp[i].actors[j].first.id);
+          EXPECT_EQ(cs[i].actors[j].first.name, cp[i].actors[j].first.name);
+          EXPECT_EQ(cs[i].actors[j].second, cp[i].actors[j].second);
+        }
+      }
+    }
+  }
+  int64_t ns = 0, np = 0, nm = 0;
   ASSERT_TRUE(sqlite->Count(&ns).ok());
   ASSERT_TRUE(pg->Count(&np).ok());
+  ASSERT_TRUE(reference.Count(&nm).ok());
   EXPECT_EQ(ns, np);
+  EXPECT_EQ(ns, nm);
 }
 
 }  // namespace

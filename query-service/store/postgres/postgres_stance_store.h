@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 typedef struct pg_conn PGconn;
 
@@ -53,11 +53,16 @@ class PostgresStanceStore : public StanceStore {
   grpc::Status List(const StanceFilter& filter, const ListOptions& options,
                     StancePage* page) override;
   grpc::Status Count(int64_t* count) override;
-  grpc::Status ListActors(const std::string& topic, std::vector<ActorStats>* actors) override;
-  grpc::Status ListConditions(const std::string& topic,
+  grpc::Status ListActors(const TopicFilter& topic, std::vector<ActorStats>* actors) override;
+  grpc::Status ListConditions(const TopicFilter& topic,
                               std::vector<ConditionStats>* conditions) override;
   grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                           ClaimPage* page) override;
+
+  // LISTEN/NOTIFY (StartChangeListener below): other replicas' changes, re-read by id.
+  bool StartChangeFeed(StoredCallback on_stored, std::function<void()> on_missed,
+                       std::string* error) override;
+  void StopChangeFeed() override { StopChangeListener(); }
 
   // The stored stances with these ids (unknown ids are skipped), in the order asked for: what a
   // change listener re-reads.

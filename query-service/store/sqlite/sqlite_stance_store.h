@@ -10,7 +10,7 @@
 
 #include "common/sqlite_db.h"
 #include "query-service/stance_id_index.h"
-#include "query-service/stance_store.h"
+#include "query-service/store/stance_store.h"
 
 namespace stancewire::query {
 
@@ -36,8 +36,8 @@ class SqliteStanceStore : public StanceStore {
   grpc::Status List(const StanceFilter& filter, const ListOptions& options,
                     StancePage* page) override;
   grpc::Status Count(int64_t* count) override;
-  grpc::Status ListActors(const std::string& topic, std::vector<ActorStats>* actors) override;
-  grpc::Status ListConditions(const std::string& topic,
+  grpc::Status ListActors(const TopicFilter& topic, std::vector<ActorStats>* actors) override;
+  grpc::Status ListConditions(const TopicFilter& topic,
                               std::vector<ConditionStats>* conditions) override;
   grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                           ClaimPage* page) override;

@@ -1,19 +1,20 @@
 // The store behind query-service: stances upserted by id, read back newest first with keyset
 // paging, plus the aggregations the query API needs. SQLite is the embedded default; other
 // backends (PostgreSQL) implement the same interface: everything here is plain structs, and the
-// filter semantics are spelled out so that every backend (and the in-memory matcher WatchStances
-// uses, see watch_hub.h) agrees.
+// filter (stance_filter.h) carries its own in-memory meaning, which every backend agrees with.
 #pragma once
 
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "query-service/store/stance_filter.h"
 #include "stancewire/v1/stance.pb.h"
 
 namespace stancewire::query {
@@ -23,38 +24,6 @@ struct StanceCursor {
   int64_t published_nanos = 0;
   std::string id;
 };
-
-// All set fields must hold (AND). Text comparisons are ASCII case-insensitive.
-struct StanceFilter {
-  // Match stances whose actor id is one of these; empty means the actor filter is off unless
-  // actor_text is set.
-  std::vector<std::string> actor_ids;
-  // Fallback for names the actor dictionary does not know: matches actor id, name or mention.
-  std::string actor_text;
-  // See ParseConditionQuery below: a kind, or words that must all appear in one condition's text
-  // (or whose upper-snake form is the kind).
-  std::string condition;
-  // POSITION_UNSPECIFIED: any.
-  v1::Position position = v1::POSITION_UNSPECIFIED;
-  // The topic key itself, or words (split on white space) that must all appear in the stance's
-  // topic key or topic label.
-  std::string topic;
-  // Exact outlet name.
-  std::string outlet;
-  std::optional<int64_t> published_after_nanos;   // inclusive
-  std::optional<int64_t> published_before_nanos;  // exclusive
-};
-
-// How a condition filter reads: "UN_MANDATE", "un_mandate", "CEASEFIRE" (one token, in capitals
-// or with an underscore; '-' counts as '_') name a kind; anything else is words ("security
-// council"), which match a condition whose text holds every word, or whose kind is the words'
-// upper-snake form ("clear mandate" -> CLEAR_MANDATE).
-struct ConditionQuery {
-  bool by_kind = false;
-  std::string kind;                // upper-snake: set in both modes
-  std::vector<std::string> words;  // words mode only
-};
-ConditionQuery ParseConditionQuery(const std::string& condition);
 
 struct ListOptions {
   int limit = 50;
@@ -157,15 +126,29 @@ class StanceStore {
 
   // Every actor with stances on a topic matching `topic` (empty: any), most stances first, then
   // by id. Topic words select topics by their key or any label they were reported under.
-  virtual grpc::Status ListActors(const std::string& topic, std::vector<ActorStats>* actors) = 0;
+  virtual grpc::Status ListActors(const TopicFilter& topic, std::vector<ActorStats>* actors) = 0;
 
   // Every condition kind set on a topic matching `topic` (empty: any), most stances first.
-  virtual grpc::Status ListConditions(const std::string& topic,
+  virtual grpc::Status ListConditions(const TopicFilter& topic,
                                       std::vector<ConditionStats>* conditions) = 0;
 
   // Claims among the stances matching `filter`.
   virtual grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                                   ClaimPage* page) = 0;
+
+  // The change feed: stances stored through other store objects over the same database (other
+  // replicas), as they commit; writes through this object are not reported (their writer
+  // publishes them). `on_missed` says that the feed was interrupted and stances may have gone
+  // unreported. Both are called on a thread of the store's, until StopChangeFeed. A backend whose
+  // database has no other writers (SQLite: one query-service per file) reports nothing. False
+  // with *error when the feed cannot start.
+  using StoredCallback = std::function<void(const std::vector<v1::Stance>&)>;
+  virtual bool StartChangeFeed(StoredCallback /*on_stored*/, std::function<void()> /*on_missed*/,
+                               std::string* /*error*/) {
+    return true;
+  }
+  // Stops the feed and waits for its callbacks to return (also done when the store is destroyed).
+  virtual void StopChangeFeed() {}
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (the folder is created if missing), or
@@ -188,5 +171,8 @@ std::vector<std::string> SplitKinds(std::string_view joined);
 
 // Filter text split on white space.
 std::vector<std::string> SplitWords(const std::string& text);
+
+// ASCII lower-casing, as SQLite's NOCASE and LIKE do.
+std::string AsciiLower(std::string s);
 
 }  // namespace stancewire::query
