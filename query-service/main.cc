@@ -153,9 +153,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   stancewire::query::StoreWriter writer(store.get(), &watch_hub);
-  stancewire::query::QueryServiceImpl query_service(store.get(), &actors,
-                                                    flags.page_token_key, &watch_hub,
-                                                    authorizer.get(), &unsent);
+  stancewire::query::QueryServiceImpl query_service(store.get(), &actors, flags.page_token_key,
+                                                    &watch_hub, authorizer.get(), &unsent);
   query_service.set_max_page_bytes(
       std::min<size_t>(3 * 1024 * 1024, static_cast<size_t>(common.max_message_bytes) / 2));
   stancewire::query::SinkAccess sink_access{authorizer.get(), !flags.tls_client_ca.empty(),

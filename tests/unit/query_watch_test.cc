@@ -10,9 +10,9 @@
 
 #include "common/grpc_server.h"
 #include "query-service/query_service.h"
-#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "query-service/stance_match.h"
 #include "query-service/stance_sink.h"
+#include "query-service/store/sqlite/sqlite_stance_store.h"
 #include "query-service/watch_hub.h"
 #include "stancewire/v1/delivery.grpc.pb.h"
 #include "tests/unit/test_stances.h"
