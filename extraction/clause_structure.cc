@@ -3,6 +3,7 @@
 #include "extraction/lexicons.h"
 
 namespace stancewire::extraction {
+
 bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
   if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
   if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
@@ -60,6 +61,10 @@ bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to
   return true;
 }
 
+bool TightHyphen(const std::vector<Token>& t, uint32_t i) {
+  return t[i].hash == H("-") && !t[i].space_before && !t[i + 1].space_before;
+}
+
 uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
   static const uint64_t kModifiers[] = {
       H("current"),     H("ruling"),      H("powerful"), H("fellow"), H("neighbouring"),
@@ -69,8 +74,7 @@ uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, u
     const Token& p = t[j - 1];
     bool modifier = (p.cls & kDeterminer) != 0 && p.hash != H("a") && p.hash != H("an");
     for (uint64_t h : kModifiers) modifier |= p.hash == h;
-    if (p.word && j >= sentence_begin + 3 && t[j - 2].hash == H("-") && !t[j - 2].space_before &&
-        !p.space_before && t[j - 3].word) {
+    if (p.word && j >= sentence_begin + 3 && TightHyphen(t, j - 2) && t[j - 3].word) {
       j -= 3;  // a hyphenated modifier: "Kremlin-friendly", "pro-Iranian"
       continue;
     }

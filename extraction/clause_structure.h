@@ -28,6 +28,10 @@ bool ListAfterGroupSubject(const std::vector<Token>& t, uint32_t sentence_begin,
 // taken for a subject ("but nine members opposed ...").
 bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to);
 
+// Whether t[i] is a hyphen written tight between its neighbours ("Sudan-backed", "Ukraine-Russia"),
+// which makes a compound word; t[i + 1] must exist.
+bool TightHyphen(const std::vector<Token>& t, uint32_t i);
+
 // How many tokens right before `begin` (at most four modifiers, none before `sentence_begin`)
 // are determiners or modifiers of a mention: "the current Israeli government", "its
 // Kremlin-friendly prime minister". They do not stop the mention from being a subject.

@@ -14,10 +14,8 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
     bool subject;
     if (m.possessive_other) {
       subject = false;
-    } else if ((m.end + 1 < e && t[m.end].hash == H("-") && !t[m.end].space_before &&
-                !t[m.end + 1].space_before && t[m.end + 1].word) ||
-               (m.begin >= b + 2 && t[m.begin - 1].hash == H("-") && !t[m.begin - 1].space_before &&
-                !t[m.begin].space_before && t[m.begin - 2].word)) {
+    } else if ((m.end + 1 < e && TightHyphen(t, m.end) && t[m.end + 1].word) ||
+               (m.begin >= b + 2 && TightHyphen(t, m.begin - 1) && t[m.begin - 2].word)) {
       // a hyphenated modifier: "The Sudan-backed militia rejected ...", "Ukraine-Russia talks"
       subject = false;
     } else if (m.begin == b) {

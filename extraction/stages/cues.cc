@@ -254,8 +254,7 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     }
     std::vector<std::pair<int, std::string>> holders;  // mention, rule
     bool compound = false;
-    if (c.compound && o.begin >= b + 2 && t[o.begin - 1].hash == H("-") &&
-        !t[o.begin - 1].space_before && !t[o.begin].space_before &&
+    if (c.compound && o.begin >= b + 2 && TightHyphen(t, o.begin - 1) &&
         mention_ending[o.begin - 2 - b] >= 0) {
       // "the Iran-backed group", "the US-backed Hezbollah": a compound before an armed or
       // political group (or an actor) says who sponsors it, not where the sponsor stands
