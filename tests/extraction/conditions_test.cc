@@ -34,6 +34,19 @@ TEST(Conditions, KindsPerPart) {
   EXPECT_EQ(patterns[0].rfind("UN_MANDATE (conditions/kinds.tsv:", 0), 0u);
 }
 
+TEST(Conditions, ShortUntypedConjunctJoinsTheNextPart) {
+  // "the nightly shelling" names no kind and has no verb: it shares "end" with the next part
+  auto r = RunStages("the nightly shelling and the air strikes end");
+  std::vector<ConditionHit> hits;
+  std::vector<std::string> patterns;
+  const auto& t = r->item.doc.tokens;
+  ClassifyConditions(testing::TestKnowledge().lex, t, 0, static_cast<uint32_t>(t.size()), false,
+                     &hits, &patterns);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].kind, "CEASEFIRE");
+  EXPECT_EQ(r->Words(hits[0].begin, hits[0].end), "the nightly shelling and the air strikes end");
+}
+
 TEST(Conditions, AttachToTheHolderOfTheCue) {
   auto r = RunStages("Kenya will send troops only if the UN Security Council authorises it.");
   const auto& attached = r->sentences[0].attached;
