@@ -261,6 +261,17 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
       }
     }
     if (c.negonly && !negated) continue;
+    if (c.criticism) {
+      // "criticised Israel's continued attacks", "condemned Russia": a criticism of an actor,
+      // not a position on a proposal
+      uint32_t q = o.end;
+      if (q < e && t[q].hash == H("the")) ++q;
+      const int mk = q < e ? mention_covering[q - b] : -1;
+      // ("condemned it": "it" is more often the move than a state)
+      if (mk >= 0 && mentions[mk].begin == q && mentions[mk].kind != MentionKind::kPronoun &&
+          mentions[mk].actor >= 0 && v.know.Holdable(mentions[mk].actor))
+        continue;
+    }
     if (negated) {
       if (pos == v1::POSITION_SUPPORT)
         pos = v1::POSITION_OPPOSE;

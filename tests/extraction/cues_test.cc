@@ -43,6 +43,12 @@ TEST(Cues, PossessivePronounOwnsAStanceNounWhenItFits) {
   EXPECT_TRUE(Held(*r, 2).empty());  // "its" is another state, not the president
 }
 
+TEST(Cues, CriticismOfAnActorTakesNoStance) {
+  auto r = RunStages("Kenya condemned Somalia's raids. Norway condemned the levy.");
+  EXPECT_TRUE(Held(*r, 0).empty());
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE subject name"}));
+}
+
 TEST(Cues, TrailingReporter) {
   auto r = RunStages("The plan deserves backing, the Kenyan foreign minister said.");
   ASSERT_EQ(r->sentences[0].assignments.assigned.size(), 1u);
