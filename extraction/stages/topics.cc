@@ -1,6 +1,7 @@
 #include "extraction/stages/topics.h"
 
 #include <map>
+#include <set>
 
 namespace stancewire::extraction {
 
@@ -9,6 +10,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   std::map<std::string, int> weight;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> acronyms;  // "isf" -> key
+  std::set<std::string> known;
   out->sentence_topic.assign(doc.sentences.size(), -1);
   auto index_of = [&](const std::string& key, std::string_view label) {
     for (size_t k = 0; k < out->keys.size(); ++k) {
@@ -27,6 +29,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
         const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
         int k = index_of(topic.key, doc.Bytes(i, i + m.length));
         weight[topic.key] += 3;
+        known.insert(topic.key);
         if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
         i += m.length - 1;
         continue;
@@ -87,11 +90,15 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       }
     }
   }
-  int best = -1, best_w = 0;
+  // A proposal the gazetteer knows outranks generated keys, however often the item describes
+  // it generically ("the trade agreement" in an item about the EU-Mercosur agreement).
+  int best = -1;
+  std::pair<bool, int> best_rank{false, 0};
   for (size_t k = 0; k < out->keys.size(); ++k) {
-    int w = weight[out->keys[k].first];
-    if (w > best_w) {
-      best_w = w;
+    const std::pair<bool, int> rank{known.count(out->keys[k].first) > 0,
+                                    weight[out->keys[k].first]};
+    if (rank.second > 0 && rank > best_rank) {
+      best_rank = rank;
       best = static_cast<int>(k);
     }
   }

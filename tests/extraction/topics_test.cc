@@ -26,6 +26,15 @@ TEST(Topics, NamesAndDescriptionsShareNormalisedKeys) {
   EXPECT_EQ(t.dominant, t.sentence_topic[0]);
 }
 
+TEST(Topics, AKnownProposalOutranksGenericDescriptions) {
+  // described three times, known once: the known proposal is the item's topic
+  ItemTopics t = TopicsOf(
+      "Kenya backed the fishing quota deal. Norway said the fishing quota deal was fair. Chile "
+      "called the fishing quota deal a start. Peru welcomed the Mercosur deal.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "eu-mercosur-agreement");
+}
+
 TEST(Topics, BritishSpellingFolds) {
   ItemTopics a = TopicsOf("Kenya backed a stabilisation force.");
   ItemTopics b = TopicsOf("Kenya backed a stabilization force.");
