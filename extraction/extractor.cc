@@ -25,6 +25,8 @@ void AnalyseSentence(const Knowledge& k, uint32_t si, const Trace& trace, ItemAn
   const uint32_t b = sen.first_token, e = sen.end_token;
 
   FindMentions(k, doc, b, e, &a->mentions);
+  ResolveNames(doc, b, e, st->discourse, &a->mentions);
+  LearnNames(doc, a->mentions, &st->discourse);
   MarkSubjects(t, b, e, &a->mentions);
   ResolveInSentence(k, st->discourse, &a->mentions);
   FindCues(k.lex, t, b, e, a->mentions, &a->cues);

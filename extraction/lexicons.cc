@@ -82,6 +82,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                          cue.negonly = true;
                        else if (flag == "nominal")
                          cue.nominal = true;
+                       else if (flag == "criticism")
+                         cue.criticism = true;
                        else
                          return "unknown flag '" + std::string(flag) + "'";
                      }

@@ -21,6 +21,7 @@ struct Cue {
   bool compound = false;
   bool negsupport = false;  // negated means acquiescence: "will not block"
   bool negonly = false;     // counts only when negated: "would not attend"
+  bool criticism = false;   // aimed at an actor ("condemned Israel") it takes no stance
   bool nominal = false;     // a stance noun: held only by its owner ("Belgium's resistance")
   std::string phrase;       // as written in the lexicon, for explanations
 };

@@ -99,7 +99,13 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
       ++k;
     }
   }
-  for (auto [sb, se] : segments) {
+  // A short segment that names no kind is a conjunct of the next one, not a requirement of its
+  // own: "all violations and attacks cease", "the U.S. and other allies help ensure security".
+  uint32_t carried = UINT32_MAX;  // start of such a segment, pending
+  for (size_t si = 0; si < segments.size(); ++si) {
+    auto [sb, se] = segments[si];
+    if (carried != UINT32_MAX) sb = carried;
+    carried = UINT32_MAX;
     thread_local std::vector<uint64_t> groups_hit;  // per pattern: the groups with a hit
     thread_local std::vector<uint32_t> fired;       // patterns whose every group has one
     groups_hit.assign(lex.kind_patterns.size(), 0);
@@ -131,6 +137,11 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
     if (kinds.empty()) {
       uint32_t words = 0;
       for (uint32_t i = sb; i < se; ++i) words += t[i].word;
+      if (words <= 3 && si + 1 < segments.size() && segments[si + 1].first == se + 1 &&
+          !has_aux(sb, se)) {
+        carried = sb;
+        continue;
+      }
       if (words < 2) continue;
       kinds.push_back("OTHER");
     }

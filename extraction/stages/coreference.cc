@@ -1,5 +1,6 @@
 #include "extraction/stages/coreference.h"
 
+#include <algorithm>
 #include <string>
 
 namespace stancewire::extraction {
@@ -27,7 +28,7 @@ void ResolveInSentence(const Knowledge& kn, const Discourse& d, SentenceMentions
       last_subject_actor = m.actor;
       if (m.kind != MentionKind::kPronoun) last_subject_mention = static_cast<int>(k);
     }
-    if (m.person >= 0 && m.actor >= 0) last_person_actor = m.actor;
+    if ((m.person >= 0 || m.names_person) && m.actor >= 0) last_person_actor = m.actor;
   }
 }
 
@@ -40,6 +41,53 @@ void ResolveQuotedSpeakers(const Clauses& c, SentenceMentions* sm) {
         m.actor = mentions[r.mention].actor;
         break;
       }
+    }
+  }
+}
+
+void ResolveNames(const Document& doc, uint32_t b, uint32_t e, const Discourse& d,
+                  SentenceMentions* sm) {
+  if (d.names.empty()) return;
+  const auto& t = doc.tokens;
+  std::vector<Mention>& list = sm->list;
+  size_t added = 0;
+  for (uint32_t j = b; j < e; ++j) {
+    if (!t[j].word || !t[j].capitalized || t[j].all_caps || sm->CoveringAt(j) >= 0) continue;
+    if (j + 1 < e && t[j + 1].word && t[j + 1].capitalized) continue;  // "Tanner Group"
+    auto it = d.names.find(t[j].hash);
+    if (it == d.names.end() || it->second.actor < 0) continue;
+    Mention m;
+    m.begin = j;
+    m.end = j + 1;
+    m.kind = MentionKind::kPerson;
+    m.actor = it->second.actor;
+    m.person = it->second.person;
+    m.names_person = true;
+    list.push_back(m);
+    ++added;
+  }
+  if (!added) return;
+  std::stable_sort(list.begin(), list.end(),
+                   [](const Mention& x, const Mention& y) { return x.begin < y.begin; });
+  IndexMentions(b, e, sm);
+}
+
+void LearnNames(const Document& doc, const SentenceMentions& sm, Discourse* d) {
+  constexpr size_t kMaxNames = 1024;  // an item naming thousands of people stays bounded
+  const auto& t = doc.tokens;
+  for (const Mention& m : sm.list) {
+    if (!m.names_person || m.actor < 0) continue;
+    const Token& last = t[m.end - 1];
+    if (!last.word || !last.capitalized || last.all_caps) continue;
+    auto [it, fresh] = d->names.try_emplace(last.hash);
+    if (fresh && d->names.size() > kMaxNames) {
+      d->names.erase(it);
+      continue;
+    }
+    if (fresh) {
+      it->second = {m.actor, m.person};
+    } else if (it->second.actor != m.actor) {
+      it->second.actor = -1;
     }
   }
 }
@@ -57,7 +105,7 @@ void UpdateSalience(const Knowledge& k, int holder_actor, const SentenceMentions
   }
   if (salient >= 0) d->salient_actor = salient;
   for (const auto& m : sm.list) {
-    if (m.person >= 0 && m.actor >= 0) d->salient_person_actor = m.actor;
+    if ((m.person >= 0 || m.names_person) && m.actor >= 0) d->salient_person_actor = m.actor;
   }
 }
 

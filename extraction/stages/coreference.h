@@ -8,11 +8,18 @@
 //   last holdable actor named in the sentence, else the salient actor.
 // - ResolveQuotedSpeakers, after the reporting clauses: a quoted first-person pronoun ("We will
 //   not ...," the minister said) stands for the first reporter that names an actor.
+// - ResolveNames / LearnNames, right after the mention stage: a person the item has named in
+//   full ("Austrian Defence Minister Klaudia Tanner", "Hakan Fidan") is later known by the last
+//   word of the name alone ("Tanner said"), which becomes a person mention of that state; a
+//   word two people of different states share stays unresolved.
 // - UpdateSalience, at the end of a sentence: the sentence's first holder, else its first
 //   holdable non-pronoun subject, becomes the salient actor; the last person named, the salient
 //   person.
 // Reads and writes Mention::actor / antecedent and the Discourse; O(mentions + reports).
 #pragma once
+
+#include <cstdint>
+#include <unordered_map>
 
 #include "extraction/stages/clauses.h"
 #include "extraction/stages/knowledge.h"
@@ -25,7 +32,20 @@ namespace stancewire::extraction {
 struct Discourse {
   int salient_actor = -1;         // the last sentence's holder (or first subject)
   int salient_person_actor = -1;  // the state of the last person named
+  struct NamedPerson {
+    int actor = -1;  // -1: two people of different states share the word
+    int person = -1;
+  };
+  std::unordered_map<uint64_t, NamedPerson> names;  // by the hash of a name's last word
 };
+
+// Adds a person mention for each word of sentence [b, e) outside mentions that is the last word
+// of a name the item gave earlier.
+void ResolveNames(const Document& doc, uint32_t b, uint32_t e, const Discourse& d,
+                  SentenceMentions* m);
+
+// Records the last word of each person's name in the sentence's mentions.
+void LearnNames(const Document& doc, const SentenceMentions& m, Discourse* d);
 
 void ResolveInSentence(const Knowledge& k, const Discourse& d, SentenceMentions* m);
 

@@ -151,6 +151,21 @@ bool ModifiesGroup(const SentenceView& v, uint32_t end) {
   return false;
 }
 
+// Whether a possessive pronoun can refer to mention m: "its" to a state or a body ("the
+// ministry"), "his"/"her" to a person ("Chile's president"), "their" to any.
+bool PronounFits(const SentenceView& v, const Token& pronoun, const Mention& m) {
+  bool person =
+      m.person >= 0 || m.kind == MentionKind::kPronounPerson || m.kind == MentionKind::kPerson;
+  for (uint32_t i = m.begin; i < m.end && m.kind == MentionKind::kRole && !person; ++i) {
+    RoleType type;
+    uint32_t len;
+    person = v.know.RoleAt(v.t, i, m.end, &type, &len, false) && type == RoleType::kSpeaker;
+  }
+  if (pronoun.hash == H("its")) return !person;
+  if (pronoun.hash == H("his") || pronoun.hash == H("her")) return person;
+  return true;
+}
+
 }  // namespace
 
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
@@ -246,6 +261,17 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
       }
     }
     if (c.negonly && !negated) continue;
+    if (c.criticism) {
+      // "criticised Israel's continued attacks", "condemned Russia": a criticism of an actor,
+      // not a position on a proposal
+      uint32_t q = o.end;
+      if (q < e && t[q].hash == H("the")) ++q;
+      const int mk = q < e ? mention_covering[q - b] : -1;
+      // ("condemned it": "it" is more often the move than a state)
+      if (mk >= 0 && mentions[mk].begin == q && mentions[mk].kind != MentionKind::kPronoun &&
+          mentions[mk].actor >= 0 && v.know.Holdable(mentions[mk].actor))
+        continue;
+    }
     if (negated) {
       if (pos == v1::POSITION_SUPPORT)
         pos = v1::POSITION_OPPOSE;
@@ -288,7 +314,17 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
         for (int k : ListFrom(t, mentions, owner))
           holders.push_back({k, "owner of the stance noun"});
       }
-      if (c.nominal && holders.empty()) continue;
+      if (c.nominal && holders.empty()) {
+        // "France declared its opposition", "Orban reiterated his opposition": a possessive
+        // pronoun's owner is the clause subject when the pronoun fits it (not "Trump ... its
+        // refusal", where "its" is another country)
+        std::string rule;
+        const int mk = o.begin > b && (t[o.begin - 1].cls & kPossessivePronoun)
+                           ? v.HolderLeft(o.begin, &rule)
+                           : -1;
+        if (mk < 0 || !PronounFits(v, t[o.begin - 1], mentions[mk])) continue;
+        holders.push_back({mk, "owner of the stance noun (" + t[o.begin - 1].key + ")"});
+      }
     }
     if (holders.empty() && !compound && c.passive) {
       for (uint32_t j = o.end; j < e && j < o.end + 4; ++j) {

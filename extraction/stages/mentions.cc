@@ -125,6 +125,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
         m.kind = MentionKind::kPerson;
         m.actor = static_cast<int>(p.alias->actor);
         m.person = p.alias->person;
+        m.names_person = true;
         m.begin = i;
         m.end = start + rl + p.length;
         // "Prime Minister Giorgia Meloni's office"
@@ -188,6 +189,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
           } else {
             m.end = std::max(skip_name(after + rl), after + rl);
           }
+          m.names_person = m.end > after + rl;
           out->push_back(m);
           i = m.end;
           continue;
@@ -207,6 +209,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
     if (a.type == AliasType::kPerson) {
       m.kind = MentionKind::kPerson;
       m.person = a.person;
+      m.names_person = true;
       m.end = after;
       if (after + 1 < e && t[after].hash == H("'s") && k.RoleAt(t, after + 1, e, &rt, &rl, true) &&
           rt == RoleType::kBody) {
@@ -254,6 +257,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
         } else {
           m.end = std::max(skip_name(after + rl), after + rl);
         }
+        m.names_person = m.end > after + rl;
       } else if (rt == RoleType::kMedia) {
         i = after + rl;  // "Israeli media": a source, never a holder
         continue;
@@ -272,13 +276,17 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
 
 void FindMentions(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
                   SentenceMentions* out) {
-  const uint32_t n = e - b;
   out->begin = b;
   out->list.clear();
   Scan(k, doc, b, e, &out->list);
   for (Mention& m : out->list) {
     if (m.actor >= 0 && k.holds_as[m.actor] >= 0) m.actor = k.holds_as[m.actor];
   }
+  IndexMentions(b, e, out);
+}
+
+void IndexMentions(uint32_t b, uint32_t e, SentenceMentions* out) {
+  const uint32_t n = e - b;
   out->ending.assign(n, -1);
   out->covering.assign(n, -1);
   for (size_t i = 0; i < out->list.size(); ++i) {

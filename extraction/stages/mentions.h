@@ -43,6 +43,7 @@ struct Mention {
   bool possessive_other = false;  // "Gaza's reconstruction": a modifier, never a holder
   bool proposal = false;          // "the Egyptian proposal", "Egypt's plan": the actor proposes
   int antecedent = -1;            // for pronouns: the mention they stand for ("they" -> a list)
+  bool names_person = false;      // ends in a person's name, known or not ("... Klaudia Tanner")
 };
 
 // The mentions of sentence tokens [begin, end), with per-token indexes.
@@ -59,6 +60,10 @@ struct SentenceMentions {
 // Fills *out (reusing its storage) with the mentions of tokens [b, e) of doc.
 void FindMentions(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
                   SentenceMentions* out);
+
+// Rebuilds out->ending and out->covering after mentions were added to out->list (kept in text
+// order); b, e: the sentence's tokens.
+void IndexMentions(uint32_t b, uint32_t e, SentenceMentions* out);
 
 // The list of mentions that starts at mention `first`: its index and those of the mentions that
 // follow it separated by ",", "and", ", and" or "as well as".

@@ -130,11 +130,11 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
   std::vector<v1::Stance> out;
   const std::string& text = item.text();
   // The item's topic. A sentence naming a topic other than the dominant one gives way to it (one
-  // item rarely splits one actor's stance), and sentences naming none take it too; since every
-  // key the registry found has weight, there is a dominant topic whenever any is named. An item
-  // that names no proposal we know still speaks of one thing: its stances share a key of their
-  // own ("item-<id>"), labelled with the headline, so that they group together without being
-  // merged with other items' unnamed topics. So (actor, topic) pairs are one per actor here.
+  // item rarely splits one actor's stance), and sentences naming none take it too. An item that
+  // names no proposal specifically (none known, no name, only generic descriptions) still speaks
+  // of one thing: its stances share a key of their own ("item-<id>"), labelled with the
+  // headline, so that they group together without being merged with other items' unnamed
+  // topics. So (actor, topic) pairs are one per actor here.
   const bool named = topics.dominant >= 0;
   const std::string topic = named ? topics.keys[topics.dominant].first : ItemTopicKey(item.id());
   const std::string& label = named ? topics.keys[topics.dominant].second : item.title();

@@ -1,6 +1,7 @@
 #include "extraction/stages/topics.h"
 
 #include <map>
+#include <set>
 
 namespace stancewire::extraction {
 
@@ -9,6 +10,8 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   std::map<std::string, int> weight;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> acronyms;  // "isf" -> key
+  std::set<std::string> known;
+  std::set<std::string> specific;  // known, a name, or a description with its place
   out->sentence_topic.assign(doc.sentences.size(), -1);
   auto index_of = [&](const std::string& key, std::string_view label) {
     for (size_t k = 0; k < out->keys.size(); ++k) {
@@ -27,6 +30,8 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
         const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
         int k = index_of(topic.key, doc.Bytes(i, i + m.length));
         weight[topic.key] += 3;
+        known.insert(topic.key);
+        specific.insert(topic.key);
         if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
         i += m.length - 1;
         continue;
@@ -51,6 +56,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
           if (!key.empty()) {
             int k = index_of(key, doc.Bytes(j, i + 1));
             weight[key] += 2;
+            specific.insert(key);
             if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
             // "(ISF)" defines an acronym for this name
             if (i + 3 < s.end_token && t[i + 1].hash == H("(") && t[i + 2].all_caps &&
@@ -70,16 +76,19 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       if (j == i) continue;
       std::vector<std::string> words;
       uint32_t end = i + 1;
+      bool placed = false;
       if (i + 2 < s.end_token && (t[i + 1].hash == H("in") || t[i + 1].hash == H("for")) &&
           t[i + 2].capitalized && t[i + 2].word) {
         words.push_back(t[i + 2].key);  // the place leads the key: "gaza-...-force"
         end = i + 3;
+        placed = true;
       }
       for (uint32_t k = j; k <= i; ++k) words.push_back(t[k].key);
       std::string key = kn.lex.TopicKey(words);
       if (key.empty() || key.find('-') == std::string::npos) continue;
       int k = index_of(key, doc.Bytes(j, end));
       weight[key] += 1;
+      if (placed) specific.insert(key);
       if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
       if (t[i].all_caps) {
         auto it = acronyms.find(t[i].key);
@@ -87,14 +96,21 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       }
     }
   }
-  int best = -1, best_w = 0;
+  // A proposal the gazetteer knows outranks generated keys, however often the item describes
+  // it generically ("the trade agreement" in an item about the EU-Mercosur agreement).
+  int best = -1;
+  std::pair<bool, int> best_rank{false, 0};
   for (size_t k = 0; k < out->keys.size(); ++k) {
-    int w = weight[out->keys[k].first];
-    if (w > best_w) {
-      best_w = w;
+    const std::pair<bool, int> rank{known.count(out->keys[k].first) > 0,
+                                    weight[out->keys[k].first]};
+    if (rank.second > 0 && rank > best_rank) {
+      best_rank = rank;
       best = static_cast<int>(k);
     }
   }
+  // A generic description alone ("the peace deal", "an immediate ceasefire") names no proposal
+  // that other items could share: such an item keeps a key of its own.
+  if (best >= 0 && !specific.count(out->keys[best].first)) best = -1;
   out->dominant = best;
 }
 

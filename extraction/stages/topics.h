@@ -4,8 +4,10 @@
 // described proposal ("a stabilisation force", "the reassurance force for Ukraine"). Keys are
 // normalised (folded, British -> American spelling, skip words dropped, hyphen-joined), so the
 // names of one proposal share one key within and across items; an acronym defined in
-// parentheses ("(ISF)") counts for its name. The dominant topic is the one with most weight
-// (known 3, name 2, description 1).
+// parentheses ("(ISF)") counts for its name. The dominant topic is the known proposal with most
+// weight if the item names one, else the key with most weight (name 2, description 1); none
+// when that key is a generic description without its place ("the peace deal"), which other
+// items could not share.
 // Reads: the Document, Knowledge. Writes: ItemTopics. Linear in the tokens.
 #pragma once
 

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "tests/extraction/stage_runner.h"
 
 namespace stancewire::extraction {
@@ -20,18 +24,36 @@ TEST(Conditions, SpanRunsToTheEndOfTheClause) {
   EXPECT_FALSE(cs.in_condition[cs.spans[0].trigger_begin]);  // the trigger's own words
 }
 
-TEST(Conditions, KindsPerPart) {
-  auto r = RunStages("the UN Security Council approves it and the troops leave");
+// The kinds of a whole text read as one condition span, with the explained patterns.
+struct Classified {
+  std::unique_ptr<testing::StageRun> run;
   std::vector<ConditionHit> hits;
   std::vector<std::string> patterns;
-  const auto& t = r->item.doc.tokens;
+};
+Classified Classify(const std::string& text) {
+  Classified c{RunStages(text), {}, {}};
+  const auto& t = c.run->item.doc.tokens;
   ClassifyConditions(testing::TestKnowledge().lex, t, 0, static_cast<uint32_t>(t.size()), true,
-                     &hits, &patterns);
-  ASSERT_EQ(hits.size(), 2u);  // split at "and"
-  EXPECT_EQ(hits[0].kind, "UN_MANDATE");
-  EXPECT_EQ(r->Words(hits[1].begin, hits[1].end), "the troops leave");
-  EXPECT_FALSE(patterns.empty());
-  EXPECT_EQ(patterns[0].rfind("UN_MANDATE (conditions/kinds.tsv:", 0), 0u);
+                     &c.hits, &c.patterns);
+  return c;
+}
+
+TEST(Conditions, KindsPerPart) {
+  Classified c = Classify("the UN Security Council approves it and the troops leave");
+  ASSERT_EQ(c.hits.size(), 2u);  // split at "and"
+  EXPECT_EQ(c.hits[0].kind, "UN_MANDATE");
+  EXPECT_EQ(c.run->Words(c.hits[1].begin, c.hits[1].end), "the troops leave");
+  ASSERT_FALSE(c.patterns.empty());
+  EXPECT_EQ(c.patterns[0].rfind("UN_MANDATE (conditions/kinds.tsv:", 0), 0u);
+}
+
+TEST(Conditions, ShortUntypedConjunctJoinsTheNextPart) {
+  // "the nightly shelling" names no kind and has no verb: it shares "end" with the next part
+  Classified c = Classify("the nightly shelling and the air strikes end");
+  ASSERT_EQ(c.hits.size(), 1u);
+  EXPECT_EQ(c.hits[0].kind, "CEASEFIRE");
+  EXPECT_EQ(c.run->Words(c.hits[0].begin, c.hits[0].end),
+            "the nightly shelling and the air strikes end");
 }
 
 TEST(Conditions, AttachToTheHolderOfTheCue) {

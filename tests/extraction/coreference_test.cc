@@ -34,6 +34,23 @@ TEST(Coreference, QuotedWeIsTheSpeaker) {
   EXPECT_EQ(r->Describe(0, "We"), "first-person pronoun (quoted speaker) CHL");
 }
 
+TEST(Coreference, ALaterSurnameIsThePersonNamedInFull) {
+  auto r = RunStages(
+      "Chilean Defence Minister Ana Rojas met her counterparts. \"We will help,\" Rojas said. "
+      "She added that the plan was sound.");
+  EXPECT_EQ(r->Describe(1, "Rojas"), "person CHL");
+  EXPECT_EQ(r->Describe(1, "We"), "first-person pronoun (quoted speaker) CHL");
+  EXPECT_EQ(r->Describe(2, "She"), "personal pronoun CHL");
+}
+
+TEST(Coreference, ASurnameTwoStatesShareStaysUnresolved) {
+  auto r = RunStages(
+      "Chilean Defence Minister Ana Rojas met Peruvian Foreign Minister Luis Rojas. Rojas said "
+      "nothing.");
+  for (const Mention& m : r->sentences[1].mentions.list)
+    EXPECT_NE(r->Words(m.begin, m.end), "Rojas");
+}
+
 TEST(Coreference, SalienceFallsBackToTheFirstSubject) {
   auto r = RunStages("Norway met Kenya on Monday. It later backed the plan.");
   EXPECT_EQ(r->Id(r->discourse_before[1].salient_actor), "NOR");

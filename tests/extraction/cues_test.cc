@@ -32,6 +32,23 @@ TEST(Cues, ConjunctsAndPassiveAgents) {
   EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_SUPPORT passive agent"}));
 }
 
+TEST(Cues, PossessivePronounOwnsAStanceNounWhenItFits) {
+  auto r = RunStages(
+      "Norway restated its opposition to the quota. Chile's president reaffirmed his opposition "
+      "to the levy. Kenya's president regrets its refusal.");
+  EXPECT_EQ(Held(*r, 0),
+            (std::vector<std::string>{"NOR POSITION_OPPOSE owner of the stance noun (its)"}));
+  EXPECT_EQ(Held(*r, 1),
+            (std::vector<std::string>{"CHL POSITION_OPPOSE owner of the stance noun (his)"}));
+  EXPECT_TRUE(Held(*r, 2).empty());  // "its" is another state, not the president
+}
+
+TEST(Cues, CriticismOfAnActorTakesNoStance) {
+  auto r = RunStages("Kenya condemned Somalia's raids. Norway condemned the levy.");
+  EXPECT_TRUE(Held(*r, 0).empty());
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE subject name"}));
+}
+
 TEST(Cues, TrailingReporter) {
   auto r = RunStages("The plan deserves backing, the Kenyan foreign minister said.");
   ASSERT_EQ(r->sentences[0].assignments.assigned.size(), 1u);

@@ -26,12 +26,27 @@ TEST(Topics, NamesAndDescriptionsShareNormalisedKeys) {
   EXPECT_EQ(t.dominant, t.sentence_topic[0]);
 }
 
+TEST(Topics, AKnownProposalOutranksGenericDescriptions) {
+  // described three times, known once: the known proposal is the item's topic
+  ItemTopics t = TopicsOf(
+      "Kenya backed the fishing quota deal. Norway said the fishing quota deal was fair. Chile "
+      "called the fishing quota deal a start. Peru welcomed the Mercosur deal.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "eu-mercosur-agreement");
+}
+
 TEST(Topics, BritishSpellingFolds) {
-  ItemTopics a = TopicsOf("Kenya backed a stabilisation force.");
-  ItemTopics b = TopicsOf("Kenya backed a stabilization force.");
+  ItemTopics a = TopicsOf("Kenya backed a stabilisation force for Tonga.");
+  ItemTopics b = TopicsOf("Kenya backed a stabilization force for Tonga.");
   ASSERT_GE(a.dominant, 0);
   ASSERT_GE(b.dominant, 0);
   EXPECT_EQ(a.keys[a.dominant].first, b.keys[b.dominant].first);
+}
+
+TEST(Topics, AGenericDescriptionAloneIsNoSharedTopic) {
+  ItemTopics t = TopicsOf("Kenya backed the peace deal. Norway welcomed the peace deal.");
+  ASSERT_GE(t.sentence_topic[0], 0);  // the sentence still names it
+  EXPECT_EQ(t.dominant, -1);          // but the item keeps a key of its own
 }
 
 TEST(Topics, InstitutionsAreActorsNotTopics) {
