@@ -43,6 +43,8 @@ JsonLinesReader::Result JsonLinesReader::Next(google::protobuf::Message* message
       return Result::kError;
     }
     message->Clear();
+    if (options_.fast_parse && options_.fast_parse(line, message)) return Result::kMessage;
+    message->Clear();
     google::protobuf::util::JsonParseOptions parse_options;
     parse_options.ignore_unknown_fields = options_.ignore_unknown_fields;
     auto status = google::protobuf::util::JsonStringToMessage(line, message, parse_options);

@@ -17,6 +17,7 @@
 #include "common/service_host.h"
 #include "common/shutdown_signal.h"
 #include "extraction/extractor.h"
+#include "ingest-service/extract_json.h"
 #include "ingest-service/forwarder.h"
 #include "ingest-service/ingest_service.h"
 #include "ingest-service/outbox.h"
@@ -55,6 +56,8 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
   stancewire::JsonLinesReader::Options reader_options;
   reader_options.ignore_unknown_fields = flags.ignore_unknown_fields;
   reader_options.max_line_bytes = flags.max_text_bytes * 2 + 64 * 1024;
+  reader_options.fast_parse = stancewire::ingest::ParseNewsItemFast;
+  stancewire::ingest::StanceJsonWriter writer;
   stancewire::extraction::ExtractOptions options;
   options.explain = flags.explain;
   std::string trace;  // --explain: what each extraction stage decided, on stderr
@@ -95,11 +98,12 @@ int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extr
         if (flags.on_error == "stop") return 1;
         continue;
       }
+      out.clear();
       for (const auto& stance : extractor.Extract(item, options)) {
-        out = stancewire::ToJsonLine(stance);
+        if (!writer.Append(stance, &out)) out += stancewire::ToJsonLine(stance);
         out.push_back('\n');
-        std::cout << out;
       }
+      std::cout << out;
       if (!trace.empty()) {
         std::cerr << trace;
         trace.clear();
