@@ -36,9 +36,16 @@ class JsonLinesReader {
   // line exceeded max_line_bytes (the rest of it is skipped).
   bool ReadLine(std::string* line, bool* too_long);
 
+  // Moves what the stream already holds (or, when it holds nothing, one byte, which may block)
+  // into buffer_; false at end of input. Never waits for more than the next byte, so that
+  // items piped in one at a time are answered one at a time.
+  bool Fill();
+
   std::istream& in_;
   Options options_;
   size_t line_number_ = 0;
+  std::string buffer_;  // read ahead of the current line
+  size_t pos_ = 0;      // next unread byte of buffer_
 };
 
 // Serialises `message` as one line of proto3 JSON (no trailing newline). False, with *out empty

@@ -53,6 +53,9 @@ struct Flags {
 // Runs `extract`: reads NewsItems as JSON Lines from each file (stdin when none), writes one Stance
 // per line. Bad lines are reported with file and line number; --on-error chooses skip or stop.
 int RunExtract(const Flags& flags, const stancewire::extraction::Extractor& extractor) {
+  // Buffered standard streams (stdin was read a byte at a time through stdio); cerr stays
+  // unit-buffered, so errors keep their order next to spdlog's.
+  std::ios::sync_with_stdio(false);
   stancewire::JsonLinesReader::Options reader_options;
   reader_options.ignore_unknown_fields = flags.ignore_unknown_fields;
   reader_options.max_line_bytes = flags.max_text_bytes * 2 + 64 * 1024;
