@@ -2,24 +2,54 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "common/utf8.h"
 
 namespace stancewire {
 
+bool JsonLinesReader::Fill() {
+  std::streambuf* buf = in_.rdbuf();
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  std::streamsize avail = buf->in_avail();
+  if (avail <= 0) {
+    int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) return false;
+    buffer_.push_back(static_cast<char>(c));
+    avail = buf->in_avail();
+  }
+  if (avail > 0) {
+    size_t old = buffer_.size();
+    size_t want = static_cast<size_t>(std::min<std::streamsize>(avail, 1 << 16));
+    buffer_.resize(old + want);
+    buffer_.resize(old + static_cast<size_t>(buf->sgetn(buffer_.data() + old, want)));
+  }
+  return true;
+}
+
 bool JsonLinesReader::ReadLine(std::string* line, bool* too_long) {
   line->clear();
   *too_long = false;
-  std::streambuf* buf = in_.rdbuf();
-  int c = buf->sbumpc();
-  if (c == std::char_traits<char>::eof()) return false;
-  while (c != std::char_traits<char>::eof() && c != '\n') {
-    if (line->size() < options_.max_line_bytes) {
-      line->push_back(static_cast<char>(c));
-    } else {
-      *too_long = true;
+  bool any = false;
+  for (;;) {
+    if (pos_ >= buffer_.size() && !Fill()) break;
+    any = true;
+    const char* begin = buffer_.data() + pos_;
+    const size_t left = buffer_.size() - pos_;
+    const void* nl = std::memchr(begin, '\n', left);
+    const size_t take = nl ? static_cast<const char*>(nl) - begin : left;
+    const size_t room = options_.max_line_bytes - std::min(options_.max_line_bytes, line->size());
+    if (take > room) *too_long = true;
+    line->append(begin, std::min(take, room));
+    pos_ += take;
+    if (nl) {
+      ++pos_;
+      break;
     }
-    c = buf->sbumpc();
   }
+  if (!any) return false;
   if (!line->empty() && line->back() == '\r') line->pop_back();
   return true;
 }
@@ -42,6 +72,8 @@ JsonLinesReader::Result JsonLinesReader::Next(google::protobuf::Message* message
                ": not valid UTF-8 (first bad byte at column " + std::to_string(bad + 1) + ")";
       return Result::kError;
     }
+    message->Clear();
+    if (options_.fast_parse && options_.fast_parse(line, message)) return Result::kMessage;
     message->Clear();
     google::protobuf::util::JsonParseOptions parse_options;
     parse_options.ignore_unknown_fields = options_.ignore_unknown_fields;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <istream>
 #include <string>
+#include <string_view>
 
 namespace stancewire {
 
@@ -15,6 +16,9 @@ class JsonLinesReader {
   struct Options {
     bool ignore_unknown_fields = false;
     size_t max_line_bytes = 16 * 1024 * 1024;
+    // Tried before protobuf's parser on each (valid UTF-8) line; when it returns false the line
+    // goes to JsonStringToMessage, which also words the errors.
+    bool (*fast_parse)(std::string_view line, google::protobuf::Message* message) = nullptr;
   };
 
   enum class Result { kMessage, kError, kEnd };
@@ -32,9 +36,16 @@ class JsonLinesReader {
   // line exceeded max_line_bytes (the rest of it is skipped).
   bool ReadLine(std::string* line, bool* too_long);
 
+  // Moves what the stream already holds (or, when it holds nothing, one byte, which may block)
+  // into buffer_; false at end of input. Never waits for more than the next byte, so that
+  // items piped in one at a time are answered one at a time.
+  bool Fill();
+
   std::istream& in_;
   Options options_;
   size_t line_number_ = 0;
+  std::string buffer_;  // read ahead of the current line
+  size_t pos_ = 0;      // next unread byte of buffer_
 };
 
 // Serialises `message` as one line of proto3 JSON (no trailing newline). False, with *out empty

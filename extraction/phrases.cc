@@ -90,6 +90,9 @@ void FlatMap64::Grow() {
 void PhraseMatcher::Add(const std::vector<std::string>& keys, uint32_t payload) {
   if (keys.empty() || keys.size() > kMaxLen) return;
   first_hashes_.push_back(HashKey(keys[0]));
+  if (first_bits_.empty()) first_bits_.assign((size_t{1} << kFirstBits) / 64, 0);
+  size_t bit = FirstBit(first_hashes_.back());
+  first_bits_[bit / 64] |= uint64_t{1} << (bit % 64);
   uint64_t h = 0;
   for (size_t k = 0; k < keys.size(); ++k) {
     h = Step(h, HashKey(keys[k]));
@@ -110,6 +113,9 @@ void PhraseMatcher::Add(const std::vector<std::string>& keys, uint32_t payload) 
 PhraseMatcher::Match PhraseMatcher::Longest(const std::vector<Token>& tokens, size_t i,
                                             size_t end) const {
   Match m;
+  if (first_bits_.empty() || i >= end) return m;
+  size_t bit = FirstBit(tokens[i].hash);
+  if (!(first_bits_[bit / 64] >> (bit % 64) & 1)) return m;
   uint64_t h = 0;
   for (size_t k = 0; k < kMaxLen && i + k < end; ++k) {
     h = Step(h, tokens[i + k].hash);
