@@ -111,6 +111,7 @@ class BenchActors final : public extraction::ActorDictionary {
     auto it = by_alias_.find(Lower(std::string(alias)));
     return it == by_alias_.end() ? nullptr : it->second;
   }
+  const std::string* ResolvePerson(std::string_view) const override { return nullptr; }
 
  private:
   static std::string Lower(std::string s) {

@@ -1,7 +1,8 @@
 // stancewire: command-line client for ingest-service and query-service.
 //   stancewire ingest [--ingest HOST:PORT] FILE...    send NewsItem JSON Lines to Ingest
-//   stancewire list [--query HOST:PORT] [--actor A] [--condition C] [--published-after T]
-//                   [--published-before T] [--all] [--format text|json]
+//   stancewire list [--query HOST:PORT] [--actor A] [--condition C] [--speaker P]
+//                   [--min-confidence X] [--published-after T] [--published-before T] [--all]
+//                   [--format text|json]
 //   stancewire wait-ready --target HOST:PORT [--timeout S]   poll grpc.health.v1 until SERVING
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -174,7 +175,8 @@ int main(int argc, char** argv) {
 
   std::string query_target = "127.0.0.1:7410";
   v1::ListStancesRequest request;
-  std::string actor, condition, format = "text";
+  std::string actor, condition, speaker, format = "text";
+  float min_confidence = 0.0f;
   int page_size = 0;
   bool all = false;
   auto* list = app.add_subcommand("list", "list stances from query-service, newest first");
@@ -183,6 +185,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   list->add_option("--actor", actor, "canonical id, name or any alias (\"Baku\")");
   list->add_option("--condition", condition, "condition kind (UN_MANDATE) or words");
+  list->add_option("--speaker", speaker, "the person who voiced it, any form (\"Fidan\")");
+  list->add_option("--min-confidence", min_confidence, "only stances with confidence >= this, 0..1")
+      ->check(CLI::Range(0.0f, 1.0f));
   std::string published_after, published_before;
   list->add_option("--published-after", published_after,
                    "only stances published at or after this RFC 3339 time");
@@ -201,6 +206,8 @@ int main(int argc, char** argv) {
   if (list->parsed()) {
     request.set_actor(actor);
     request.set_condition(condition);
+    request.set_speaker(speaker);
+    request.set_min_confidence(min_confidence);
     request.set_page_size(page_size);
     if (!published_after.empty() &&
         !ParseTime("--published-after", published_after, request.mutable_published_after())) {

@@ -45,6 +45,7 @@ void SqliteStatement::BindBlobView(int index, std::string_view bytes) {
   sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
 }
 void SqliteStatement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void SqliteStatement::Bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
 void SqliteStatement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
 int SqliteStatement::Step() {

@@ -29,6 +29,7 @@ class SqliteStatement {
   void BindView(int index, std::string_view text);
   void BindBlobView(int index, std::string_view bytes);
   void Bind(int index, int64_t value);
+  void Bind(int index, double value);
   void BindNull(int index);
 
   // Steps once. Returns SQLITE_ROW, SQLITE_DONE or an error code (message in error()).

@@ -185,6 +185,19 @@ std::string Actors::LoadFile(const std::string& path) {
       });
 }
 
+const std::string* Actors::ResolvePerson(std::string_view form) const {
+  std::vector<std::string> keys = PhraseKeys(form);
+  if (keys.empty()) return nullptr;
+  auto it = by_surface_.find(Joined(keys));
+  if (it == by_surface_.end()) return nullptr;
+  for (uint32_t idx : it->second) {
+    const Alias& a = aliases_[idx];
+    if (a.type == AliasType::kPerson && (a.exact.empty() || a.exact == form))
+      return &persons_[a.person].name;
+  }
+  return nullptr;
+}
+
 const ActorDictionary::Record* Actors::Resolve(std::string_view alias) const {
   std::vector<std::string> keys = PhraseKeys(alias);
   if (!keys.empty() && keys[0] == "the" && keys.size() > 1) keys.erase(keys.begin());

@@ -42,6 +42,7 @@ class Actors : public ActorDictionary {
   bool LoadConfigured(const ExtractorConfig& config, std::string* error);
 
   const Record* Resolve(std::string_view alias) const override;
+  const std::string* ResolvePerson(std::string_view form) const override;
 
   // Longest alias starting at tokens[i] (before `end`) valid on `date` (YYYYMMDD, 0 = any).
   Hit Match(std::string_view text, const std::vector<Token>& tokens, size_t i, size_t end,

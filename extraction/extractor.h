@@ -37,6 +37,9 @@ class ActorDictionary {
   // Any alias (id, name, short name, metonym, demonym, person's name), matched case- and
   // diacritic-insensitively. nullptr when unknown.
   virtual const Record* Resolve(std::string_view alias) const = 0;
+  // The full name of the person a form names ("Fidan", "hakan fidan" -> "Hakan Fidan"), as
+  // Stance.speaker holds it; nullptr when the form names no person.
+  virtual const std::string* ResolvePerson(std::string_view form) const = 0;
 };
 
 class Extractor {

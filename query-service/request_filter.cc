@@ -78,12 +78,31 @@ void ResolveActor(const std::string& actor, const extraction::ActorDictionary* a
   }
 }
 
+// "Fidan" -> "Hakan Fidan"; a form the dictionary does not know is kept as given.
+void ResolveSpeaker(const std::string& speaker, const extraction::ActorDictionary* actors,
+                    StanceFilter* filter) {
+  if (speaker.empty()) return;
+  const std::string* name = actors ? actors->ResolvePerson(speaker) : nullptr;
+  filter->speaker = name ? *name : speaker;
+}
+
+// 0 (proto3's unset) is no filter: every confidence is >= 0.
+grpc::Status MinConfidence(float value, StanceFilter* filter) {
+  if (!(value >= 0.0f && value <= 1.0f)) {  // also NaN
+    return Invalid("min_confidence is " + std::to_string(value) +
+                   "; it must be in [0, 1] (0 or unset: any confidence)");
+  }
+  if (value > 0.0f) filter->min_confidence = value;
+  return grpc::Status::OK;
+}
+
 // ListStances, ListClaims and WatchStances share their filter fields.
 template <typename Request>
 grpc::Status ReadStanceFields(const Request& r, const extraction::ActorDictionary* actors,
                               StanceFilter* filter) {
-  for (auto [field, value] :
-       {std::pair<const char*, const std::string*>{"actor", &r.actor()}, {"outlet", &r.outlet()}}) {
+  for (auto [field, value] : {std::pair<const char*, const std::string*>{"actor", &r.actor()},
+                              {"outlet", &r.outlet()},
+                              {"speaker", &r.speaker()}}) {
     if (auto s = CheckFilterTextImpl(field, *value); !s.ok()) return s;
   }
   if (auto s = CheckWords("condition", r.condition()); !s.ok()) return s;
@@ -93,7 +112,9 @@ grpc::Status ReadStanceFields(const Request& r, const extraction::ActorDictionar
                    " is not a Position: use POSITION_SUPPORT, POSITION_OPPOSE, "
                    "POSITION_CONDITIONAL, POSITION_UNDECIDED, or leave it unset for any");
   }
+  if (auto s = MinConfidence(r.min_confidence(), filter); !s.ok()) return s;
   ResolveActor(r.actor(), actors, filter);
+  ResolveSpeaker(r.speaker(), actors, filter);
   filter->condition = r.condition();
   filter->position = r.position();
   filter->topic = r.topic();

@@ -89,6 +89,8 @@ bool Matches(const StanceFilter& f, const v1::Stance& s) {
   }
   if (f.position != v1::POSITION_UNSPECIFIED && s.position() != f.position) return false;
   if (!f.outlet.empty() && !EqualsNoCase(s.outlet(), f.outlet)) return false;
+  if (!f.speaker.empty() && !EqualsNoCase(s.speaker(), f.speaker)) return false;
+  if (f.min_confidence && !(s.confidence() >= *f.min_confidence)) return false;
   const int64_t published = TimestampNanos(s.published());
   if (f.published_after_nanos && published < *f.published_after_nanos) return false;
   if (f.published_before_nanos && published >= *f.published_before_nanos) return false;

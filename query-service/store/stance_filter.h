@@ -69,6 +69,11 @@ struct StanceFilter {
   std::string outlet;
   std::optional<int64_t> published_after_nanos;   // inclusive
   std::optional<int64_t> published_before_nanos;  // exclusive
+  // The person who voiced the stance: the dictionary's full name for a form it knows ("Fidan" ->
+  // "Hakan Fidan"), else the text as given; equal to Stance.speaker, ASCII case-insensitively.
+  std::string speaker;
+  // Stance.confidence >= this (both floats, so every store compares the same values).
+  std::optional<float> min_confidence;
 };
 
 // Whether `stance` passes `filter`: the meaning every store must agree with.

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import struct
 import threading
 import time
 import unittest
@@ -32,14 +33,18 @@ ACTORS = {"AZE": ("Azerbaijan", ["azerbaijan", "baku", "azerbaijani", "jeyhun ba
           "IDN": ("Indonesia", ["indonesia", "jakarta", "indonesian", "idn"]),
           "USA": ("United States", ["united states", "washington", "usa", "us", "u.s."])}
 ALIASES = {a: id_ for id_, (_, aliases) in ACTORS.items() for a in aliases}
+# People as the real dictionary names them (data/actors/40_people.tsv): form -> full name.
+PEOPLE = {"hakan fidan": "Hakan Fidan", "fidan": "Hakan Fidan",
+          "jeyhun bayramov": "Jeyhun Bayramov", "bayramov": "Jeyhun Bayramov"}
 
 
 def stance(id_, actor, position, day, outlet, conditions=(), topic=GAZA, label=GAZA_LABEL,
-           mention=None):
+           mention=None, speaker="", confidence=0.9):
     name = ACTORS[actor][0]
     s = stance_pb2.Stance(
         id=id_, item_id="item-" + id_, topic=topic, topic_label=label, position=position,
-        outlet=outlet, url=f"https://example.org/{id_}", attribution=outlet, confidence=0.9,
+        outlet=outlet, url=f"https://example.org/{id_}", attribution=outlet, confidence=confidence,
+        speaker=speaker,
         actor=stance_pb2.Actor(id=actor, name=name, mention=mention or name, kind="state"),
         evidence=stance_pb2.Evidence(text=f"{name} on the force ({id_}).", start=0, end=20))
     s.published.FromJsonString(day + "T09:00:00Z")
@@ -55,8 +60,10 @@ STANCES = [
     stance("aze-3", "AZE", POS.POSITION_CONDITIONAL, "2025-10-17", "Reuters",
            [("UN_MANDATE", "a UN Security Council mandate")]),
     stance("aze-4", "AZE", POS.POSITION_CONDITIONAL, "2025-10-20", "APA",
-           [UN, ("CLEAR_MANDATE", "a clear mandate for the mission")]),
-    stance("tur-1", "TUR", POS.POSITION_SUPPORT, "2025-10-12", "Anadolu"),
+           [UN, ("CLEAR_MANDATE", "a clear mandate for the mission")], speaker="Jeyhun Bayramov",
+           confidence=0.75),
+    stance("tur-1", "TUR", POS.POSITION_SUPPORT, "2025-10-12", "Anadolu", speaker="Hakan Fidan",
+           confidence=0.8),
     stance("tur-2", "TUR", POS.POSITION_OPPOSE, "2025-10-25", "Reuters", mention="Ankara"),
     stance("idn-1", "IDN", POS.POSITION_CONDITIONAL, "2025-10-20", "Antara",
            [("UN_MANDATE", "if the UN Security Council authorises the mission"),
@@ -106,6 +113,12 @@ def matches(s, req):
         if not all(w.lower() in hay for w in topic.split()):
             return False
     if req.get("outlet") and s.outlet.lower() != req["outlet"].lower():
+        return False
+    speaker = req.get("speaker", "")
+    if speaker and s.speaker.lower() != PEOPLE.get(speaker.lower(), speaker).lower():
+        return False
+    min_confidence = req.get("min_confidence", req.get("minConfidence", 0))
+    if min_confidence and s.confidence < struct.unpack("f", struct.pack("f", min_confidence))[0]:
         return False
     for key, ok in (("published_after", lambda p, b: p >= b), ("published_before", lambda p, b: p < b)):
         value = req.get(key) or req.get(re.sub(r"_(\w)", lambda m: m.group(1).upper(), key))

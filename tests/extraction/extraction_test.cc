@@ -143,6 +143,18 @@ TEST(Actors, LoadsAndResolvesAliases) {
   EXPECT_EQ(actors.Resolve("Atlantis"), nullptr);
 }
 
+TEST(Actors, ResolvesPeopleToTheirFullName) {
+  Actors actors;
+  std::string error;
+  ASSERT_TRUE(actors.Load({kFixtures + "actors_small.tsv"}, &error)) << error;
+  ASSERT_NE(actors.ResolvePerson("Fidan"), nullptr);
+  EXPECT_EQ(*actors.ResolvePerson("Fidan"), "Hakan Fidan");
+  EXPECT_EQ(*actors.ResolvePerson("hakan fidan"), "Hakan Fidan");
+  EXPECT_EQ(*actors.ResolvePerson("Cavusoglu"), "Mevlüt Çavuşoğlu");  // diacritics folded
+  EXPECT_EQ(actors.ResolvePerson("Turkey"), nullptr);                 // an actor, not a person
+  EXPECT_EQ(actors.ResolvePerson("Atlantis"), nullptr);
+}
+
 TEST(Actors, GroupsListTheirMembers) {
   Actors actors;
   std::string error;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -38,6 +39,15 @@ class FakeActors final : public extraction::ActorDictionary {
     if (it != aliases_.end()) return &records_.at(it->second);
     auto by_id = records_.find(std::string(alias));
     return by_id == records_.end() ? nullptr : &by_id->second;
+  }
+  const std::string* ResolvePerson(std::string_view form) const override {
+    static const std::map<std::string, std::string> kPeople = {
+        {"hakan fidan", "Hakan Fidan"},
+        {"fidan", "Hakan Fidan"},
+        {"jeyhun bayramov", "Jeyhun Bayramov"},
+        {"bayramov", "Jeyhun Bayramov"}};
+    auto it = kPeople.find(AsciiLower(std::string(form)));
+    return it == kPeople.end() ? nullptr : &it->second;
   }
 
  private:
@@ -156,6 +166,41 @@ TEST_F(QueryServiceTest, ActorAcceptsAnyDictionaryAlias) {
   EXPECT_TRUE(Ids(r).empty());
 }
 
+TEST_F(QueryServiceTest, SpeakerByAnyFormAndMinConfidence) {
+  v1::Stance fidan = Rich("t3", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 5000, "Anadolu",
+                          {{"UN_MANDATE", "a Security Council mandate"}});
+  fidan.set_speaker("Hakan Fidan");
+  fidan.set_confidence(0.8f);
+  v1::Stance unnamed = Rich("t4", "TUR", "Turkey", v1::POSITION_SUPPORT, 5100, "Reuters");
+  unnamed.set_speaker("Ibrahim Kalin");  // not in the dictionary
+  unnamed.set_confidence(0.5f);
+  ASSERT_TRUE(store_->Upsert({fidan, unnamed}).ok());
+  for (const char* form : {"Hakan Fidan", "fidan", "HAKAN FIDAN"}) {
+    v1::ListStancesRequest r;
+    r.set_speaker(form);
+    EXPECT_EQ(Ids(r), IdList{"t3"}) << form;
+  }
+  v1::ListStancesRequest r;
+  r.set_speaker("ibrahim kalin");  // unknown forms match the stored name as given
+  EXPECT_EQ(Ids(r), IdList{"t4"});
+  r.set_speaker("Kalin");
+  EXPECT_TRUE(Ids(r).empty());
+  r = {};
+  r.set_min_confidence(0.5f);
+  EXPECT_EQ(Ids(r), (IdList{"t4", "t3"}));  // the fixture's other stances have confidence 0
+  r.set_min_confidence(0.8f);
+  EXPECT_EQ(Ids(r), IdList{"t3"});
+  r.set_actor("Baku");
+  EXPECT_TRUE(Ids(r).empty());
+  // the same filters for claims
+  v1::ListClaimsRequest c;
+  c.set_speaker("Fidan");
+  v1::ListClaimsResponse claims;
+  ASSERT_TRUE(service_->DoListClaims(c, &claims).ok());
+  ASSERT_EQ(claims.claims_size(), 1);
+  EXPECT_EQ(claims.claims(0).actor().id(), "TUR");
+}
+
 // Bounds outside 1677..2262 do not fit int64 nanoseconds; they saturate instead of wrapping, so
 // a bound past every stored stance still excludes (or includes) them all.
 TEST_F(QueryServiceTest, TimeBoundsBeyondTheStoredRangeCompareCorrectly) {
@@ -236,6 +281,10 @@ TEST_F(QueryServiceTest, RefusesBadRequestsNamingTheProblem) {
          r->set_topic("a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7");
        },
        "topic has 33 words, over the limit of 32"},
+      {[](auto* r) { r->set_speaker(" "); }, "speaker is blank"},
+      {[](auto* r) { r->set_min_confidence(1.5f); }, "min_confidence is 1.5"},
+      {[](auto* r) { r->set_min_confidence(-0.1f); }, "it must be in [0, 1]"},
+      {[](auto* r) { r->set_min_confidence(std::nanf("")); }, "min_confidence is nan"},
       {[](auto* r) { r->set_page_token("forged"); }, "page_token"},
       {[&](auto* r) {
          r->set_page_token(first.next_page_token());

@@ -296,6 +296,8 @@ PRAGMA user_version=1;
                         {{"UN_MANDATE", "a UN resolution"}, {"CLEAR_MANDATE", "a clear mandate"}});
     s.set_topic_label("International Stabilisation Force");
     s.mutable_actor()->set_kind("state");
+    s.set_speaker("Jeyhun Bayramov");
+    s.set_confidence(0.8f);
     auto insert = db.Prepare(
         "INSERT INTO stances VALUES ('old', 'item-old', 'AZE', 'Azerbaijan', 'Baku', "
         "'gaza-international-stabilization-force', 3, 'AnewZ', 50000000000, ?1)");
@@ -316,6 +318,15 @@ PRAGMA user_version=1;
   StancePage page;
   ASSERT_TRUE(store->List(f, 10, std::nullopt, &page).ok());
   ASSERT_EQ(page.stances.size(), 1u);
+  // Speaker and confidence (version 4) come from the body too.
+  StanceFilter by_speaker;
+  by_speaker.speaker = "jeyhun bayramov";
+  by_speaker.min_confidence = 0.8f;
+  ASSERT_TRUE(store->List(by_speaker, 10, std::nullopt, &page).ok());
+  ASSERT_EQ(page.stances.size(), 1u);
+  by_speaker.min_confidence = 0.9f;
+  ASSERT_TRUE(store->List(by_speaker, 10, std::nullopt, &page).ok());
+  EXPECT_TRUE(page.stances.empty());
   std::vector<ActorStats> actors;
   ASSERT_TRUE(store->ListActors("", &actors).ok());
   ASSERT_EQ(actors.size(), 1u);

@@ -483,6 +483,49 @@ TEST_P(StoreConformanceTest, PositionOutletPublishedRangeAndTheirConjunction) {
   EXPECT_EQ(Ids(f), (std::vector<std::string>{"f", "e", "b", "a"}));
 }
 
+TEST_P(StoreConformanceTest, SpeakerAndMinConfidence) {
+  auto with = [](v1::Stance s, const std::string& speaker, float confidence) {
+    s.set_speaker(speaker);
+    s.set_confidence(confidence);
+    return s;
+  };
+  Put({with(MakeStance("a", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 100, {{"UN_MANDATE", "x"}}),
+            "Hakan Fidan", 0.75f),
+       with(MakeStance("b", "TUR", "Turkey", v1::POSITION_SUPPORT, 200), "Hakan Fidan", 0.45f),
+       with(MakeStance("c", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 300), "", 0.95f),
+       with(MakeStance("d", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 400), "Jeyhun Bayramov",
+            0.6f)});
+  StanceFilter f;
+  f.speaker = "hakan FIDAN";  // ASCII case-insensitive
+  EXPECT_EQ(Ids(f), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(Total(f), 2);
+  f.speaker = "Fidan";  // the store compares full names; the request resolves forms
+  EXPECT_TRUE(Ids(f).empty());
+  f = {};
+  f.min_confidence = 0.6f;  // inclusive, compared as floats
+  EXPECT_EQ(Ids(f), (std::vector<std::string>{"d", "c", "a"}));
+  EXPECT_EQ(Total(f), 3);
+  f.min_confidence = 0.75f;
+  EXPECT_EQ(Ids(f), (std::vector<std::string>{"c", "a"}));
+  // with the other filters, also through the condition-kind rows
+  f.speaker = "Hakan Fidan";
+  EXPECT_EQ(Ids(f), std::vector<std::string>{"a"});
+  f.condition = "UN_MANDATE";
+  EXPECT_EQ(Ids(f), std::vector<std::string>{"a"});
+  f.min_confidence = 0.8f;
+  EXPECT_TRUE(Ids(f).empty());
+  f = {};
+  f.actor_ids = {"AZE"};
+  f.speaker = "jeyhun bayramov";
+  EXPECT_EQ(Ids(f), std::vector<std::string>{"d"});
+  // a revision moves the stance between speakers and confidences
+  Put({with(MakeStance("d", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 400), "", 0.3f)});
+  EXPECT_TRUE(Ids(f).empty());
+  f = {};
+  f.min_confidence = 0.5f;
+  EXPECT_EQ(Ids(f), (std::vector<std::string>{"c", "a"}));
+}
+
 TEST_P(StoreConformanceTest, OrdersAndPagesWithoutGapsOrRepeatsUnderTies) {
   // Ties on published, ids whose bytewise order differs from a locale's ("B" < "a" < "b").
   std::vector<v1::Stance> batch;
@@ -975,6 +1018,51 @@ TEST_F(PostgresStoreTest, RefusesASchemaNewerThanTheBuild) {
   EXPECT_NE(error.find("newer than this build"), std::string::npos) << error;
 }
 
+// A store of schema version 1 (before the speaker and confidence columns) is upgraded in place:
+// migration 2 adds them and fills them from the stored bodies.
+TEST_F(PostgresStoreTest, UpgradesAVersionOneStoreFillingSpeakersFromBodies) {
+  std::string error;
+  {
+    auto store = PostgresStanceStore::Open(db_->uri(), &error);
+    ASSERT_TRUE(store) << error;
+    auto s = MakeStance("old", "TUR", "Turkey", v1::POSITION_SUPPORT, 50);
+    s.set_speaker("Hakan Fidan");
+    s.set_confidence(0.7f);
+    ASSERT_TRUE(
+        store->Upsert({s, MakeStance("plain", "TUR", "Turkey", v1::POSITION_SUPPORT, 60)}).ok());
+  }
+  // Back to version 1: its columns and its upsert function's signature.
+  ASSERT_TRUE(AdminExec(db_->uri(), R"sql(
+DROP INDEX stances_by_speaker;
+ALTER TABLE stances DROP COLUMN speaker, DROP COLUMN confidence;
+DROP FUNCTION stancewire_upsert_stance(text, text, text, text, text, text, text, integer, text,
+    bigint, text, bytea, text[], text[], text[], text, real);
+CREATE FUNCTION stancewire_upsert_stance(text, text, text, text, text, text, text, integer, text,
+    bigint, text, bytea, text[], text[], text[]) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+DELETE FROM stancewire_schema_migrations WHERE version >= 2;
+)sql",
+                        &error))
+      << error;
+  auto store = PostgresStanceStore::Open(db_->uri(), &error);
+  ASSERT_TRUE(store) << error;
+  EXPECT_EQ(store->SchemaVersion(), PostgresStanceStore::LatestSchemaVersion());
+  StanceFilter f;
+  f.speaker = "hakan fidan";
+  f.min_confidence = 0.7f;
+  ListOptions options;
+  options.limit = 10;
+  StancePage page;
+  ASSERT_TRUE(store->List(f, options, &page).ok());
+  EXPECT_EQ(IdsOf(page.stances), std::vector<std::string>{"old"});
+  // and the replaced upsert function writes both columns
+  auto revised = MakeStance("plain", "TUR", "Turkey", v1::POSITION_SUPPORT, 60);
+  revised.set_speaker("Hakan Fidan");
+  revised.set_confidence(0.9f);
+  ASSERT_TRUE(store->Upsert({revised}).ok());
+  ASSERT_TRUE(store->List(f, options, &page).ok());
+  EXPECT_EQ(IdsOf(page.stances), (std::vector<std::string>{"plain", "old"}));
+}
+
 // Random stances into both backends and the reference (in-memory, the filter model's own
 // semantics), then many random queries: every answer must be the same.
 TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
@@ -996,6 +1084,10 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
   const std::vector<std::string> kinds = {"UN_MANDATE", "CLEAR_MANDATE", "CEASEFIRE", ""};
   const std::vector<std::string> texts = {"a Security Council resolution", "clear mandate",
                                           "a lasting ceasefire", "under_score 50%", "UN backing"};
+  const std::vector<std::string> speakers = {"", "", "Hakan Fidan", "hakan fidan",
+                                             "Jeyhun Bayramov"};
+  // 0.75000006 is the float nearest 0.75 from above: stores must compare floats, not decimals
+  const std::vector<float> confidences = {0.45f, 0.6f, 0.75f, 0.75000006f, 0.95f};
   for (int round = 0; round < 3; ++round) {
     std::vector<v1::Stance> batch;
     for (int i = 0; i < 120; ++i) {
@@ -1007,6 +1099,8 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
                     pick(topics), pick(labels), pick(outlets));
       s.mutable_actor()->set_mention(rng() % 2 ? "Baku" : "Ankara");
       s.mutable_actor()->set_kind(rng() % 2 ? "state" : "");
+      s.set_speaker(pick(speakers));
+      s.set_confidence(confidences[rng() % confidences.size()]);
       batch.push_back(s);
     }
     UpsertResult rs, rp, rm;
@@ -1033,6 +1127,8 @@ TEST_F(PostgresStoreTest, GivesTheSameAnswersAsSqliteOnRandomData) {
     if (rng() % 4 == 0) f.outlet = pick(outlets);
     if (rng() % 4 == 0) f.published_after_nanos = (1000 + rng() % 40) * kSec;
     if (rng() % 4 == 0) f.published_before_nanos = (1000 + rng() % 40) * kSec;
+    if (rng() % 4 == 0) f.speaker = pick({"Hakan Fidan", "HAKAN FIDAN", "Jeyhun Bayramov", "x"});
+    if (rng() % 4 == 0) f.min_confidence = confidences[rng() % confidences.size()];
     const bool oldest = rng() % 2;
     const int size = 1 + rng() % 25;
     // Page through both, compare every page and total.

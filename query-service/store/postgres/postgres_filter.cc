@@ -33,6 +33,13 @@ void BuildWhere(const StanceFilter& filter, Sql* sql, std::string* where) {
   if (!filter.outlet.empty()) {
     w += " AND lower(s.outlet) = " + Fold(sql->P(filter.outlet));
   }
+  if (!filter.speaker.empty()) {
+    // the partial index's own term, so that the planner may use it (stances_by_speaker)
+    w += " AND s.speaker <> '' AND " + Fold("s.speaker") + " = " + Fold(sql->P(filter.speaker));
+  }
+  if (filter.min_confidence) {
+    w += " AND s.confidence >= " + sql->PReal(*filter.min_confidence);
+  }
   if (!filter.condition.empty()) {
     const ConditionQuery& condition = filter.condition.query;
     w += " AND (EXISTS (SELECT 1 FROM stance_kinds k WHERE k.stance_id = s.id AND k.kind = " +

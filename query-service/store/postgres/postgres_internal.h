@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,12 @@ struct Sql {
     return Add(ArrayLiteral(v), 0) + "::text[]";
   }
   std::string PBytes(const std::string& v) { return Add(v, 1) + "::bytea"; }
+  // A float as text that reads back to the same float ("%.9g" round-trips).
+  std::string PReal(float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+    return Add(buf, 0) + "::real";
+  }
 
  private:
   std::string Add(std::string v, int format) {

@@ -99,6 +99,7 @@ class PostgresStanceStore : public StanceStore {
  private:
   explicit PostgresStanceStore(std::string uri);
   bool Migrate(std::string* error);
+  grpc::Status BackfillSpeakers(Conn* conn);
   // Borrows a connection (waiting while kMaxConnections are in use); nullptr and an UNAVAILABLE
   // status when the database cannot be reached.
   std::unique_ptr<Conn> Acquire(grpc::Status* status);

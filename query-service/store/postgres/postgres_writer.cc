@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kUpsertStatement = "stancewire_upsert";
 constexpr const char* kUpsertSql =
     "SELECT stancewire_upsert_stance($1, $2, $3, $4, $5, $6, $7, $8::integer, $9, "
-    "$10::bigint, $11, $12::bytea, $13::text[], $14::text[], $15::text[])";
+    "$10::bigint, $11, $12::bytea, $13::text[], $14::text[], $15::text[], $16, $17::real)";
 
 }  // namespace
 
@@ -73,6 +73,8 @@ grpc::Status PostgresStanceStore::Upsert(const std::vector<v1::Stance>& stances,
       sql.PArray(condition_kinds);
       sql.PArray(condition_texts);
       sql.PArray(kinds);
+      sql.P(st.speaker());
+      sql.PReal(st.confidence());
       if (sql.has_nul) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "store: stance " + st.id() + " has text with NUL characters");

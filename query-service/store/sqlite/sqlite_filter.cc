@@ -63,8 +63,15 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
     out->published = "s.published";
     out->id = "s.id";
     const bool drive_actor = has_actor_ids;
-    const bool drive_outlet = !drive_actor && !filter.outlet.empty();
-    const bool drive_topic = !drive_actor && !drive_outlet && !topic_keys.empty();
+    const bool drive_speaker = !drive_actor && !filter.speaker.empty();
+    const bool drive_outlet = !drive_actor && !drive_speaker && !filter.outlet.empty();
+    const bool drive_topic = !drive_actor && !drive_speaker && !drive_outlet && !topic_keys.empty();
+    if (!filter.speaker.empty()) {
+      // the partial index's own term, so that the planner may use it (stances_by_speaker)
+      w += std::string(" AND s.speaker_folded <> '' AND ") +
+           (drive_speaker ? "s.speaker_folded" : "+s.speaker_folded") + " = " +
+           sql->P(AsciiLower(filter.speaker));
+    }
     if (has_actor_ids) w += " AND " + eq_or_in("s.actor_id", filter.actor_ids);
     if (filter.position != v1::POSITION_UNSPECIFIED) {
       w += " AND +s.position = " + sql->P(static_cast<int64_t>(filter.position));
@@ -94,6 +101,12 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   if (by_kind && !filter.outlet.empty()) {
     w += " AND +s.outlet_folded = " + sql->P(AsciiLower(filter.outlet));
   }
+  if (by_kind && !filter.speaker.empty()) {
+    w += " AND +s.speaker_folded = " + sql->P(AsciiLower(filter.speaker));
+  }
+  if (filter.min_confidence) {
+    w += " AND +s.confidence >= " + sql->P(static_cast<double>(*filter.min_confidence));
+  }
   if (!filter.actor_text.empty() && !has_actor_ids) {
     std::string p = sql->P(filter.actor_text);
     w += " AND (s.actor_id = " + p + " COLLATE NOCASE OR s.actor_name = " + p +
@@ -102,8 +115,8 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   // The topic names exactly one stored key: the key test above is the whole test.
   const bool exact_topic =
       topic_keys.size() == 1 && AsciiLower(topic_keys[0]) == AsciiLower(filter.topic.text);
-  bool uses_s =
-      !by_kind || !filter.outlet.empty() || (!filter.actor_text.empty() && !has_actor_ids);
+  bool uses_s = !by_kind || !filter.outlet.empty() || !filter.speaker.empty() ||
+                filter.min_confidence || (!filter.actor_text.empty() && !has_actor_ids);
   if (!filter.topic.empty() && !exact_topic) {
     uses_s = true;
     // Each stance against its own key and label (the keys above were candidates).
@@ -128,7 +141,8 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   out->count_from = uses_s ? out->from : "stance_kinds k";
 
   const bool countable =
-      filter.outlet.empty() && !filter.published_after_nanos && !filter.published_before_nanos &&
+      filter.outlet.empty() && filter.speaker.empty() && !filter.min_confidence &&
+      !filter.published_after_nanos && !filter.published_before_nanos &&
       (has_actor_ids || filter.actor_text.empty()) && (filter.condition.empty() || by_kind) &&
       (filter.topic.empty() || exact_topic);
   if (countable) {

@@ -61,7 +61,7 @@ inline std::string LikePattern(const std::string& word) {
 // SQL text with numbered parameters, bound after prepare.
 struct Sql {
   std::string text;
-  std::vector<std::variant<std::string, int64_t>> params;
+  std::vector<std::variant<std::string, int64_t, double>> params;
 
   std::string P(std::string v) {
     params.emplace_back(std::move(v));
@@ -71,13 +71,13 @@ struct Sql {
     params.emplace_back(v);
     return "?" + std::to_string(params.size());
   }
+  std::string P(double v) {
+    params.emplace_back(v);
+    return "?" + std::to_string(params.size());
+  }
   void BindAll(SqliteStatement* stmt) const {
     for (size_t i = 0; i < params.size(); ++i) {
-      if (const auto* s = std::get_if<std::string>(&params[i])) {
-        stmt->Bind(static_cast<int>(i + 1), *s);
-      } else {
-        stmt->Bind(static_cast<int>(i + 1), std::get<int64_t>(params[i]));
-      }
+      std::visit([&](const auto& v) { stmt->Bind(static_cast<int>(i + 1), v); }, params[i]);
     }
   }
 };

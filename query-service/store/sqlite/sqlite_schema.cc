@@ -240,9 +240,19 @@ CREATE INDEX stances_by_claim ON stances(claim_key, published, id);
 CREATE INDEX stance_kinds_by_time ON stance_kinds(kind, published, stance_id, position);
 CREATE INDEX stance_kinds_by_actor ON stance_kinds(kind, actor_id, published, stance_id, position);
 )sql",
+    // 4: the speaker and confidence filters. Both live in the stance bodies: BackfillSpeakers
+    // fills them in for stances stored before. Most stances name no speaker, so the speaker
+    // index holds only those that do (queries repeat its WHERE term to use it).
+    R"sql(
+ALTER TABLE stances ADD COLUMN speaker_folded TEXT NOT NULL DEFAULT '';
+ALTER TABLE stances ADD COLUMN confidence REAL NOT NULL DEFAULT 0;
+CREATE INDEX stances_by_speaker ON stances(speaker_folded, published, id) WHERE speaker_folded <> '';
+)sql",
 };
-// The migration after which BackfillFromBodies runs (1-based: the version it produces).
+// The migrations after which BackfillFromBodies and BackfillSpeakers run (1-based: the version
+// each produces).
 constexpr int64_t kBackfillAfterVersion = 2;
+constexpr int64_t kSpeakerBackfillAfterVersion = 4;
 
 }  // namespace
 
@@ -267,6 +277,7 @@ bool SqliteStanceStore::Migrate(std::string* error) {
   for (; version < target; ++version) {
     bool ok = writer_.Exec(kMigrations[version], error);
     if (ok && version + 1 == kBackfillAfterVersion) ok = BackfillFromBodies(error);
+    if (ok && version + 1 == kSpeakerBackfillAfterVersion) ok = BackfillSpeakers(error);
     if (!ok) {
       std::string ignored;
       writer_.Exec("ROLLBACK", &ignored);
@@ -275,6 +286,38 @@ bool SqliteStanceStore::Migrate(std::string* error) {
     }
   }
   return writer_.Exec("PRAGMA user_version=" + std::to_string(target) + "; COMMIT", error);
+}
+
+bool SqliteStanceStore::BackfillSpeakers(std::string* error) {
+  auto select = writer_.Prepare("SELECT seq, body FROM stances");
+  auto update =
+      writer_.Prepare("UPDATE stances SET speaker_folded = ?2, confidence = ?3 WHERE seq = ?1");
+  for (auto* stmt : {&select, &update}) {
+    if (!stmt->ok()) {
+      *error = stmt->error();
+      return false;
+    }
+  }
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    v1::Stance s;
+    if (!ParseStance(select.ColumnBlob(1), &s)) {
+      *error = "stance row " + std::to_string(select.ColumnInt(0)) + " is corrupt";
+      return false;
+    }
+    update.Bind(1, select.ColumnInt(0));
+    update.Bind(2, AsciiLower(s.speaker()));
+    update.Bind(3, static_cast<double>(s.confidence()));
+    if (!update.Run()) {
+      *error = writer_.last_error();
+      return false;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    *error = select.error();
+    return false;
+  }
+  return true;
 }
 
 bool SqliteStanceStore::BackfillFromBodies(std::string* error) {

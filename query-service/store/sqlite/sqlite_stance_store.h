@@ -54,6 +54,7 @@ class SqliteStanceStore : public StanceStore {
   explicit SqliteStanceStore(std::string path);
   bool Migrate(std::string* error);
   bool BackfillFromBodies(std::string* error);
+  bool BackfillSpeakers(std::string* error);
   // Borrows a reader connection (opening one if the pool is empty).
   std::unique_ptr<Reader> AcquireReader(std::string* error);
   void ReleaseReader(std::unique_ptr<Reader> reader);

@@ -11,7 +11,8 @@ using sqlite_store::Internal;
 namespace {
 
 // Binds `args` in order (without copying: they outlive the step) and runs the statement.
-bool Run(SqliteStatement& stmt, std::initializer_list<std::variant<std::string_view, int64_t>> args,
+bool Run(SqliteStatement& stmt,
+         std::initializer_list<std::variant<std::string_view, int64_t, double>> args,
          bool blob_last = false) {
   int i = 0;
   const int n = static_cast<int>(args.size());
@@ -19,6 +20,8 @@ bool Run(SqliteStatement& stmt, std::initializer_list<std::variant<std::string_v
     ++i;
     if (const auto* v = std::get_if<int64_t>(&a)) {
       stmt.Bind(i, *v);
+    } else if (const auto* d = std::get_if<double>(&a)) {
+      stmt.Bind(i, *d);
     } else if (blob_last && i == n) {
       stmt.BindBlobView(i, std::get<std::string_view>(a));
     } else {
@@ -65,7 +68,7 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
                                              UpsertResult* result,
                                              const std::vector<std::string_view>* wire) {
   WriterState& w = *writer_state_;
-  std::string encoded, joined, outlet_folded;
+  std::string encoded, joined, outlet_folded, speaker_folded;
   std::string_view body;  // the stance's wire form: as it arrived, or encoded here
   std::vector<std::string_view> kinds;
   for (size_t i = 0; i < stances.size(); ++i) {
@@ -95,6 +98,9 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
         w.ClaimKey(writer_, s.actor().id(), s.topic(), position, joined, &claim_error);
     if (claim_key == 0) return Internal("upsert " + s.id(), "claim: " + claim_error);
     outlet_folded = AsciiLower(s.outlet());
+    speaker_folded = AsciiLower(s.speaker());
+    // the float exactly, as filters compare it (StanceFilter::min_confidence)
+    const double confidence = s.confidence();
     const auto fail = [&](const SqliteStatement& stmt) {
       return Internal("upsert " + s.id(),
                       stmt.error().empty() ? writer_.last_error() : stmt.error());
@@ -128,7 +134,7 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
       if (!Run(w.insert_stance,
                {s.id(), s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
                 s.topic(), s.topic_label(), position, s.outlet(), outlet_folded, published, joined,
-                claim_key, body},
+                claim_key, speaker_folded, confidence, body},
                /*blob_last=*/true)) {
         return fail(w.insert_stance);
       }
@@ -137,7 +143,7 @@ grpc::Status SqliteStanceStore::UpsertLocked(const std::vector<v1::Stance>& stan
     } else if (!Run(w.update_stance,
                     {seq, s.item_id(), s.actor().id(), s.actor().name(), s.actor().mention(),
                      s.topic(), s.topic_label(), position, s.outlet(), outlet_folded, published,
-                     joined, claim_key, body},
+                     joined, claim_key, speaker_folded, confidence, body},
                     /*blob_last=*/true) ||
                !Run(w.clear_conditions, {seq}) || !Run(w.clear_kinds, {seq})) {
       return fail(w.update_stance);

@@ -52,8 +52,8 @@ struct SqliteStanceStore::WriterState {
         insert_stance(db.Prepare(
             "INSERT INTO stances(id, item_id, actor_id, actor_name, actor_mention, topic, "
             "topic_label, position, outlet, outlet_folded, published, condition_kinds, "
-            "claim_key, body) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")),
+            "claim_key, speaker_folded, confidence, body) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")),
         find_stance(
             db.Prepare("SELECT id, actor_id, topic, position, condition_kinds, body FROM stances "
                        "WHERE seq = ?1")),
@@ -61,7 +61,7 @@ struct SqliteStanceStore::WriterState {
             "UPDATE stances SET item_id = ?2, actor_id = ?3, actor_name = ?4, "
             "actor_mention = ?5, topic = ?6, topic_label = ?7, position = ?8, outlet = ?9, "
             "outlet_folded = ?10, published = ?11, condition_kinds = ?12, claim_key = ?13, "
-            "body = ?14 WHERE seq = ?1")),
+            "speaker_folded = ?14, confidence = ?15, body = ?16 WHERE seq = ?1")),
         find_claim(db.Prepare(
             "SELECT key FROM claims WHERE actor_id = ?1 AND topic = ?2 AND position = ?3 "
             "AND condition_kinds = ?4")),
