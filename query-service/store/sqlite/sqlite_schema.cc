@@ -1,5 +1,6 @@
 // The SQLite schema: its migrations (append only) and the upgrade that runs them at Open,
 // including the backfill of columns older versions kept only in the stance bodies.
+#include <initializer_list>
 #include <iterator>
 
 #include "query-service/store/sqlite/sqlite_internal.h"
@@ -288,30 +289,31 @@ bool SqliteStanceStore::Migrate(std::string* error) {
   return writer_.Exec("PRAGMA user_version=" + std::to_string(target) + "; COMMIT", error);
 }
 
-bool SqliteStanceStore::BackfillSpeakers(std::string* error) {
-  auto select = writer_.Prepare("SELECT seq, body FROM stances");
-  auto update =
-      writer_.Prepare("UPDATE stances SET speaker_folded = ?2, confidence = ?3 WHERE seq = ?1");
-  for (auto* stmt : {&select, &update}) {
+namespace {
+
+// Whether every statement prepared; else *error is the first one's reason.
+bool Prepared(std::initializer_list<const SqliteStatement*> statements, std::string* error) {
+  for (const auto* stmt : statements) {
     if (!stmt->ok()) {
       *error = stmt->error();
       return false;
     }
   }
+  return true;
+}
+
+// Calls each(row, stance) for every row `select` returns (column 0: the row's key, column 1: the
+// stance's body); each returns false, having set *error, to stop. Runs inside a migration.
+template <typename F>
+bool ForEachStoredStance(SqliteStatement& select, std::string* error, F each) {
   int rc;
   while ((rc = select.Step()) == SQLITE_ROW) {
     v1::Stance s;
     if (!ParseStance(select.ColumnBlob(1), &s)) {
-      *error = "stance row " + std::to_string(select.ColumnInt(0)) + " is corrupt";
+      *error = "stance " + std::string(select.ColumnText(0)) + " is corrupt";
       return false;
     }
-    update.Bind(1, select.ColumnInt(0));
-    update.Bind(2, AsciiLower(s.speaker()));
-    update.Bind(3, static_cast<double>(s.confidence()));
-    if (!update.Run()) {
-      *error = writer_.last_error();
-      return false;
-    }
+    if (!each(select, s)) return false;
   }
   if (rc != SQLITE_DONE) {
     *error = select.error();
@@ -320,40 +322,41 @@ bool SqliteStanceStore::BackfillSpeakers(std::string* error) {
   return true;
 }
 
+}  // namespace
+
+bool SqliteStanceStore::BackfillSpeakers(std::string* error) {
+  // by seq: since version 3 no index is keyed by id
+  auto select = writer_.Prepare("SELECT seq, body FROM stances");
+  auto update =
+      writer_.Prepare("UPDATE stances SET speaker_folded = ?2, confidence = ?3 WHERE seq = ?1");
+  if (!Prepared({&select, &update}, error)) return false;
+  return ForEachStoredStance(select, error, [&](SqliteStatement& row, const v1::Stance& s) {
+    update.Bind(1, row.ColumnInt(0));
+    update.Bind(2, AsciiLower(s.speaker()));
+    update.Bind(3, static_cast<double>(s.confidence()));
+    if (update.Run()) return true;
+    *error = writer_.last_error();
+    return false;
+  });
+}
+
 bool SqliteStanceStore::BackfillFromBodies(std::string* error) {
   auto select = writer_.Prepare("SELECT id, body FROM stances");
   auto label = writer_.Prepare("UPDATE stances SET topic_label = ?2 WHERE id = ?1");
   auto topic = writer_.Prepare("INSERT OR IGNORE INTO topic_labels(topic, label) VALUES (?1, ?2)");
   auto actor = writer_.Prepare("UPDATE actors SET kind = ?2 WHERE id = ?1");
-  for (auto* stmt : {&select, &label, &topic, &actor}) {
-    if (!stmt->ok()) {
-      *error = stmt->error();
-      return false;
-    }
-  }
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    v1::Stance s;
-    if (!ParseStance(select.ColumnBlob(1), &s)) {
-      *error = "stance " + std::string(select.ColumnText(0)) + " is corrupt";
-      return false;
-    }
+  if (!Prepared({&select, &label, &topic, &actor}, error)) return false;
+  return ForEachStoredStance(select, error, [&](SqliteStatement&, const v1::Stance& s) {
     label.Bind(1, s.id());
     label.Bind(2, s.topic_label());
     topic.Bind(1, s.topic());
     topic.Bind(2, s.topic_label());
     actor.Bind(1, s.actor().id());
     actor.Bind(2, s.actor().kind());
-    if (!label.Run() || !topic.Run() || !actor.Run()) {
-      *error = writer_.last_error();
-      return false;
-    }
-  }
-  if (rc != SQLITE_DONE) {
-    *error = select.error();
+    if (label.Run() && topic.Run() && actor.Run()) return true;
+    *error = writer_.last_error();
     return false;
-  }
-  return true;
+  });
 }
 
 }  // namespace stancewire::query
