@@ -185,32 +185,31 @@ std::string Actors::LoadFile(const std::string& path) {
       });
 }
 
+const Actors::Alias* Actors::AliasFor(const std::vector<std::string>& keys, std::string_view form,
+                                      bool person_only) const {
+  auto it = by_surface_.find(Joined(keys));
+  if (it == by_surface_.end()) return nullptr;
+  // prefer an alias matched exactly, then case-insensitive ones
+  for (uint32_t idx : it->second) {
+    const Alias& a = aliases_[idx];
+    if (person_only && a.type != AliasType::kPerson) continue;
+    if (a.exact.empty() || a.exact == form) return &a;
+  }
+  return nullptr;
+}
+
 const std::string* Actors::ResolvePerson(std::string_view form) const {
   std::vector<std::string> keys = PhraseKeys(form);
   if (keys.empty()) return nullptr;
-  auto it = by_surface_.find(Joined(keys));
-  if (it == by_surface_.end()) return nullptr;
-  for (uint32_t idx : it->second) {
-    const Alias& a = aliases_[idx];
-    if (a.type == AliasType::kPerson && (a.exact.empty() || a.exact == form))
-      return &persons_[a.person].name;
-  }
-  return nullptr;
+  const Alias* a = AliasFor(keys, form, /*person_only=*/true);
+  return a ? &persons_[a->person].name : nullptr;
 }
 
 const ActorDictionary::Record* Actors::Resolve(std::string_view alias) const {
   std::vector<std::string> keys = PhraseKeys(alias);
   if (!keys.empty() && keys[0] == "the" && keys.size() > 1) keys.erase(keys.begin());
   if (keys.empty()) return nullptr;
-  std::string joined = Joined(keys);
-  auto it = by_surface_.find(joined);
-  if (it != by_surface_.end()) {
-    // prefer an alias matched exactly, then case-insensitive ones
-    for (uint32_t idx : it->second) {
-      const Alias& a = aliases_[idx];
-      if (a.exact.empty() || a.exact == alias) return &records_[a.actor];
-    }
-  }
+  if (const Alias* a = AliasFor(keys, alias, /*person_only=*/false)) return &records_[a->actor];
   // ids ("AZE") resolve case-insensitively through the map of ids
   for (const auto& [id, index] : by_id_) {
     if (id.size() == alias.size()) {

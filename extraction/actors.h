@@ -58,6 +58,10 @@ class Actors : public ActorDictionary {
 
  private:
   std::string LoadFile(const std::string& path);
+  // The first alias stored under `keys` (optionally only a person's) that `form` is written as:
+  // one with exact capitals ("US") only when written so.
+  const Alias* AliasFor(const std::vector<std::string>& keys, std::string_view form,
+                        bool person_only) const;
   void AddAlias(std::string_view surface, Alias alias);
 
   std::vector<Record> records_;
