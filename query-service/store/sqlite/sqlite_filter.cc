@@ -41,6 +41,8 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   const ConditionQuery& condition = filter.condition.query;
   const bool by_kind = !filter.condition.empty() && condition.by_kind;
   const bool has_actor_ids = !filter.actor_ids.empty();
+  // the speaker index drives when no actor does (not through the condition-kind rows)
+  const bool drive_speaker = !by_kind && !has_actor_ids && !filter.speaker.empty();
 
   std::string& w = out->where;
   auto eq_or_in = [&](const std::string& column, const std::vector<std::string>& values) {
@@ -63,15 +65,8 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
     out->published = "s.published";
     out->id = "s.id";
     const bool drive_actor = has_actor_ids;
-    const bool drive_speaker = !drive_actor && !filter.speaker.empty();
     const bool drive_outlet = !drive_actor && !drive_speaker && !filter.outlet.empty();
     const bool drive_topic = !drive_actor && !drive_speaker && !drive_outlet && !topic_keys.empty();
-    if (!filter.speaker.empty()) {
-      // the partial index's own term, so that the planner may use it (stances_by_speaker)
-      w += std::string(" AND s.speaker_folded <> '' AND ") +
-           (drive_speaker ? "s.speaker_folded" : "+s.speaker_folded") + " = " +
-           sql->P(AsciiLower(filter.speaker));
-    }
     if (has_actor_ids) w += " AND " + eq_or_in("s.actor_id", filter.actor_ids);
     if (filter.position != v1::POSITION_UNSPECIFIED) {
       w += " AND +s.position = " + sql->P(static_cast<int64_t>(filter.position));
@@ -101,8 +96,11 @@ grpc::Status BuildFilter(SqliteStanceStore::Reader* reader, const StanceFilter& 
   if (by_kind && !filter.outlet.empty()) {
     w += " AND +s.outlet_folded = " + sql->P(AsciiLower(filter.outlet));
   }
-  if (by_kind && !filter.speaker.empty()) {
-    w += " AND +s.speaker_folded = " + sql->P(AsciiLower(filter.speaker));
+  if (!filter.speaker.empty()) {
+    // the partial index's own term, so that the planner may use it (stances_by_speaker)
+    w += std::string(" AND s.speaker_folded <> '' AND ") +
+         (drive_speaker ? "s.speaker_folded" : "+s.speaker_folded") + " = " +
+         sql->P(AsciiLower(filter.speaker));
   }
   if (filter.min_confidence) {
     w += " AND +s.confidence >= " + sql->P(static_cast<double>(*filter.min_confidence));
