@@ -170,6 +170,20 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
     for (uint32_t j = s.begin; j < s.end && !typed; ++j) {
       typed = t[j].hash == H("first") || t[j].hash == H("before");  // a precondition
     }
+    // "First, we need a Security Council resolution": the adverb "first" just before the trigger
+    // (a comma or a pronoun between) marks a precondition, which needs no position cue to hold;
+    // "the first attempt when ..." is an adjective
+    bool first_before = false;
+    for (uint32_t j = s.trigger_begin; j > b && s.trigger_begin - j < 3; --j) {
+      const Token& w = t[j - 1];
+      if (w.hash == H("first")) {
+        first_before = j - 1 == b || (t[j - 2].cls & kDeterminer) == 0;
+        break;
+      }
+      if (w.hash != H(",") && w.hash != H("we") && w.hash != H("they") && w.hash != H("i")) break;
+    }
+    typed |= first_before;
+    const bool standalone = s.trigger->standalone || first_before;
     if (s.trigger->typed && !typed) continue;
     const Assigned* target = nullptr;
     for (const auto& a : assigned) {
@@ -178,7 +192,7 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
       if (o.begin <= s.trigger_begin) {
         // weak triggers ("once", "when") bind only within a short stretch of the same clause:
         // "a proposal to join the force -- a mission to secure the territory once hostilities end"
-        bool weak_trigger = !s.trigger->standalone;
+        bool weak_trigger = !standalone;
         bool boundary = weak_trigger && o.end < s.trigger_begin && s.trigger_begin - o.end > 15;
         // ... nor past a stance cue that has no holder: "plans for a force that could be
         // deployed to Ukraine after a ceasefire" describes the force
@@ -244,7 +258,7 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
       mention = target->mention;
       actor = target->actor;
       rule = target->rule;
-    } else if (s.trigger->standalone) {
+    } else if (standalone) {
       int mk = v.HolderLeft(s.trigger_begin, &rule);
       if (mk < 0) mk = v.ReporterAfter(s.end, &rule);
       if (mk == -1 && v.salient_actor >= 0 && t[b].hash == H("any")) {

@@ -71,5 +71,18 @@ TEST(Conditions, WeakTriggerNeedsAKnownKind) {
   EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_SUPPORT);
 }
 
+TEST(Conditions, AdverbFirstBeforeATriggerMarksAPrecondition) {
+  // no position cue: the adverb makes "need" hold for the speaker
+  auto r = RunStages("\"First, we need a new ceasefire,\" the Kenyan foreign minister said.");
+  ASSERT_EQ(r->item.contributions.size(), 1u);
+  EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_CONDITIONAL);
+  EXPECT_EQ(r->Id(r->item.contributions[0].actor), "KEN");
+  // the adjective is no precondition
+  auto adjective = RunStages(
+      "Kenya became the first country to pledge troops at the first summit when the mission ends.");
+  ASSERT_EQ(adjective->item.contributions.size(), 1u);
+  EXPECT_EQ(adjective->item.contributions[0].position, v1::POSITION_SUPPORT);
+}
+
 }  // namespace
 }  // namespace stancewire::extraction
