@@ -43,7 +43,15 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
         subject = false;  // "told Putin to agree to a ceasefire": Putin is told, not telling
       } else if (prev.cls & kSubjectBefore) {
         subject = true;
+        // a bare comma after a list's closing "and" starts a new list of states: "In addition
+        // to Paris and Warsaw, Ireland, Hungary and Austria refused ..." (a person there is an
+        // apposition: "the envoy to Ukraine and Russia, Keith Kellogg, ...")
+        const bool after_closed_list =
+            k > 1 && m.kind == MentionKind::kName && m.begin == mentions[k - 1].end + 1 &&
+            prev.hash == H(",") && ListSeparated(t, mentions[k - 2].end, mentions[k - 1].begin) &&
+            t[mentions[k - 1].begin - 1].hash == H("and");
         if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
+            !after_closed_list &&
             (ListSeparated(t, mentions[k - 1].end, m.begin) ||
              (prev.hash == H("or") && mentions[k - 1].end + 1 == m.begin))) {
           subject = mentions[k - 1].subject;  // a list inherits: "sounding out A, B and C"

@@ -17,6 +17,13 @@ TEST(Clauses, SubjectsAndObjects) {
   EXPECT_FALSE(r->Find(0, "Chile")->subject);  // after a preposition
 }
 
+TEST(Clauses, CommaAfterAClosedListStartsANewList) {
+  auto r = RunStages("In addition to Kenya and Norway, Chile and Peru opposed the plan.");
+  EXPECT_FALSE(r->Find(0, "Norway")->subject);  // the list after "to" ends with its "and"
+  EXPECT_TRUE(r->Find(0, "Chile")->subject);
+  EXPECT_TRUE(r->Find(0, "Peru")->subject);
+}
+
 TEST(Clauses, CoordinatedClauses) {
   auto r = RunStages("Kenya backed it, but Norway opposed it; Chile did not.");
   const Clauses& c = r->sentences[0].clauses;
