@@ -117,7 +117,12 @@ PhraseMatcher::Match PhraseMatcher::Longest(const std::vector<Token>& tokens, si
   size_t bit = FirstBit(tokens[i].hash);
   if (!(first_bits_[bit / 64] >> (bit % 64) & 1)) return m;
   uint64_t h = 0;
-  for (size_t k = 0; k < kMaxLen && i + k < end; ++k) {
+  size_t words = 0;  // phrase tokens matched, not counting skipped quotation marks
+  for (size_t k = 0; words < kMaxLen && i + k < end; ++k) {
+    // journalists quote inside a phrase ('warned of a "harsh response"', 'called it a "great
+    // victory"'): a quotation mark after the first token is skipped, not matched
+    if (k > 0 && tokens[i + k].hash == H("\"")) continue;
+    ++words;
     h = Step(h, tokens[i + k].hash);
     const uint32_t* node = nodes_.Find(h);
     if (!node) break;

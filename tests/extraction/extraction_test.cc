@@ -125,6 +125,18 @@ TEST(Phrases, ExpandsAlternativesAndEmpty) {
   EXPECT_EQ(hit.length, 4u);
 }
 
+TEST(Phrases, QuotationMarksInsideAPhraseAreSkipped) {
+  std::vector<std::vector<std::string>> out;
+  std::string error;
+  ASSERT_TRUE(ExpandPhrase("a great victory", &out, &error)) << error;
+  PhraseMatcher m;
+  m.Add(out[0], 3);
+  auto tokens = Tokenize("Lima called it a \u201cgreat victory\u201d today");
+  auto hit = m.Longest(tokens, 3, tokens.size());
+  EXPECT_EQ(hit.length, 4u);  // a, the opening quote, great, victory: not the closing quote
+  EXPECT_EQ(m.Longest(tokens, 4, tokens.size()).length, 0u);  // no phrase starts at a quote
+}
+
 // ---- actor dictionary -------------------------------------------------------------------------
 
 TEST(Actors, LoadsAndResolvesAliases) {
