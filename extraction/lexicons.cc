@@ -84,6 +84,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                          cue.nominal = true;
                        else if (flag == "criticism")
                          cue.criticism = true;
+                       else if (flag == "threat")
+                         cue.threat = true;
                        else
                          return "unknown flag '" + std::string(flag) + "'";
                      }

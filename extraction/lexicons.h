@@ -22,6 +22,7 @@ struct Cue {
   bool negsupport = false;  // negated means acquiescence: "will not block"
   bool negonly = false;     // counts only when negated: "would not attend"
   bool criticism = false;   // aimed at an actor ("condemned Israel") it takes no stance
+  bool threat = false;      // a following "if" says what sets the threat off, not a condition
   bool nominal = false;     // a stance noun: held only by its owner ("Belgium's resistance")
   std::string phrase;       // as written in the lexicon, for explanations
 };

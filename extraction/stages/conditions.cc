@@ -255,6 +255,7 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
       actor = mentions[new_subject].actor;
     } else if (target) {
       if (s.trigger->negative && target->position != v1::POSITION_OPPOSE) continue;
+      if (lex.cues[cues[target->cue].index].threat) continue;  // the threat's trigger
       mention = target->mention;
       actor = target->actor;
       rule = target->rule;
