@@ -38,7 +38,6 @@ struct Contribution {
   std::string cue;
   std::string holder_rule;
   std::vector<std::string> condition_patterns;
-  std::string topic_key, topic_label;
 };
 
 // Appends the contributions of sentence `si` to *out; consumes the attached conditions.
