@@ -115,6 +115,8 @@ std::string Lexicons::LoadTriggers(const std::string& path) {
               t.subject = true;
             else if (flag == "positive")
               t.positive = true;
+            else if (flag == "blocks")
+              t.blocks = true;
             else
               return "unknown flag '" + std::string(flag) + "'";
           }

@@ -34,6 +34,7 @@ struct Trigger {
   bool keep = false;
   bool subject = false;
   bool positive = false;
+  bool blocks = false;  // no condition: keeps shorter triggers from matching inside it
   std::string phrase;
 };
 

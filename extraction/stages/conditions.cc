@@ -16,6 +16,7 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
   in_condition.assign(n, 0);
   for (const Occurrence& o : triggers) {
     const Trigger& tr = lex.triggers[o.index];
+    if (tr.blocks) continue;
     uint32_t sb = tr.keep ? o.begin : o.end;
     uint32_t j = o.end;
     while (j < e && j - sb < kConditionMax) {
