@@ -20,6 +20,11 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
       subject = false;
     } else if (m.begin == b) {
       subject = true;
+    } else if (k > 0 && m.begin == mentions[k - 1].end + 1 && t[m.begin - 1].hash == H("(") &&
+               mentions[k - 1].actor == m.actor) {
+      // "forming the Alliance of Sahel States (AES), have rejected": an alias in parentheses
+      // is the mention before it, not a new subject
+      subject = mentions[k - 1].subject;
     } else {
       const uint32_t lead = ModifiersBefore(t, b, m.begin);
       const Token& prev = t[m.begin - 1 - lead];

@@ -17,6 +17,16 @@ TEST(Clauses, SubjectsAndObjects) {
   EXPECT_FALSE(r->Find(0, "Chile")->subject);  // after a preposition
 }
 
+TEST(Clauses, AnAliasInParenthesesIsTheMentionBeforeIt) {
+  auto r =
+      RunStages("Mali and Niger, forming the Alliance of Sahel States (AES), rejected the plan.");
+  const auto& mentions = r->sentences[0].mentions.list;
+  ASSERT_EQ(mentions.size(), 4u);
+  EXPECT_EQ(r->Words(mentions[3].begin, mentions[3].end), "AES");
+  EXPECT_FALSE(mentions[3].subject);  // as "the Alliance of Sahel States" before it
+  EXPECT_TRUE(r->Find(0, "Niger")->subject);
+}
+
 TEST(Clauses, CommaAfterAClosedListStartsANewList) {
   auto r = RunStages("In addition to Kenya and Norway, Chile and Peru opposed the plan.");
   EXPECT_FALSE(r->Find(0, "Norway")->subject);  // the list after "to" ends with its "and"
