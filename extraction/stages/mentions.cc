@@ -37,10 +37,11 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
     while (j < e && t[j].word && t[j].capitalized) ++j;
     return j;
   };
-  // A role noun ending before `of` followed by a name ("... of the Netherlands"): makes *m a
-  // role mention of that actor, ending after the name.
+  // A role noun ending before `of` or `from` followed by a name ("... of the Netherlands",
+  // "foreign ministers from the Group of Seven"): makes *m a role mention of that actor, ending
+  // after the name.
   auto role_of_actor = [&](uint32_t of, Mention* m) {
-    if (of + 1 >= e || t[of].hash != H("of")) return false;
+    if (of + 1 >= e || (t[of].hash != H("of") && t[of].hash != H("from"))) return false;
     uint32_t at = of + 1;
     if (at < e && t[at].hash == H("the")) ++at;
     Actors::Hit name = at < e ? k.actors.Match(doc.text, t, at, e, doc.date) : Actors::Hit{};
@@ -143,9 +144,10 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
       i = std::max(skip_name(start + rl), start + rl);
       continue;
     }
-    // "the foreign minister of Qatar"
+    // "the foreign minister of Qatar", "officials from Egypt"
     if (!hit.length && k.RoleAt(t, start, e, &rt, &rl, false) &&
-        (rt == RoleType::kSpeaker || rt == RoleType::kBody) && role_of_actor(start + rl, &m)) {
+        (rt == RoleType::kSpeaker || rt == RoleType::kBody || rt == RoleType::kVoice) &&
+        role_of_actor(start + rl, &m)) {
       out->push_back(m);
       i = m.end;
       continue;
