@@ -338,6 +338,12 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
       }
       if (holders.empty()) continue;
     }
+    // "any force that is asked to fight": a request in a relative clause is made of its
+    // antecedent, and must not claim the sentence's holder for nothing
+    if (holders.empty() && c.cls == CueClass::kNeutral && o.begin > b &&
+        t[o.begin - 1].hash == H("that")) {
+      continue;
+    }
     if (holders.empty() && !compound) {
       std::string rule;
       int mk = v.HolderLeft(o.begin, &rule);
