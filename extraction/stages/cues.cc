@@ -180,8 +180,10 @@ int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
       // against included A, B and C"; "the countries which have accepted it are A, B and C"
       q = j + 1;
     } else if (opener == H("along") && q + 1 < e &&
-               (t[q].hash == H("along") || t[q].hash == H("together")) &&
-               t[q + 1].hash == H("with")) {
+               (((t[q].hash == H("along") || t[q].hash == H("together")) &&
+                 t[q + 1].hash == H("with")) ||
+                (t[q].hash == H("followed") && t[q + 1].hash == H("by")))) {
+      // "..., along with Israel", "Poland submitted the largest request, followed by France"
       q += 2;
     } else {
       continue;
