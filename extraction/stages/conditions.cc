@@ -169,7 +169,11 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
     bool typed = false;
     for (const auto& h : hits) typed |= h.kind != "OTHER";
     for (uint32_t j = s.begin; j < s.end && !typed; ++j) {
-      typed = t[j].hash == H("first") || t[j].hash == H("before");  // a precondition
+      // a precondition, or a restriction: "must be deployed only at the borders" (not "not
+      // only ... but", "the only obstacle")
+      typed = t[j].hash == H("first") || t[j].hash == H("before") ||
+              (t[j].hash == H("only") && j > s.begin && t[j - 1].hash != H("not") &&
+               !(t[j - 1].cls & kDeterminer));
     }
     // "First, we need a Security Council resolution": the adverb "first" just before the trigger
     // (a comma or a pronoun between) marks a precondition, which needs no position cue to hold;
