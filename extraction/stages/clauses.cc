@@ -42,6 +42,10 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
         }
         subject = prev.hash == H("with") && list_end < e && t[list_end].key.size() > 4 &&
                   t[list_end].key.compare(t[list_end].key.size() - 3, 3, "ing") == 0;
+      } else if ((prev.hash == H("accused") || prev.hash == H("accuses") ||
+                  prev.hash == H("accuse") || prev.hash == H("accusing")) &&
+                 m.end < e && t[m.end].hash == H("of")) {
+        subject = true;  // "Turkey accused Greece of backing the plan": Greece backs it
       } else if ((prev.hash == H("told") || prev.hash == H("tell") || prev.hash == H("tells") ||
                   prev.hash == H("telling")) &&
                  m.end < e && t[m.end].hash == H("to")) {
