@@ -29,6 +29,16 @@ std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention
 
 namespace {
 
+// "Egypt's support for the plan": a stance noun that is itself a position cue says the position;
+// the cue stage reads it with its owner (possessive), as for "Belgium's resistance".
+bool IsPositionCue(const Knowledge& k, const std::vector<Token>& t, uint32_t i, uint32_t e) {
+  if (i >= e || !(t[i].cls & kStartsCue)) return false;
+  const PhraseMatcher::Match m = k.lex.cue_matcher.Longest(t, i, e);
+  if (!m.length) return false;
+  const CueClass c = k.lex.cues[(*m.payloads)[0]].cls;
+  return c == CueClass::kSupport || c == CueClass::kOppose || c == CueClass::kUndecided;
+}
+
 void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
           std::vector<Mention>* out) {
   const auto& t = doc.tokens;
@@ -229,7 +239,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
         if (rt == RoleType::kSpeaker || rt == RoleType::kBody || rt == RoleType::kVoice) {
           m.kind = MentionKind::kRole;
           m.end = after + 1 + rl;
-        } else if (rt == RoleType::kStance) {
+        } else if (rt == RoleType::kStance && !IsPositionCue(k, t, after + 1, e)) {
           m.kind = MentionKind::kStanceNoun;
           m.end = after + 1 + rl;
         } else if (rt == RoleType::kProposal) {

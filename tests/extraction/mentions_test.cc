@@ -35,6 +35,17 @@ TEST(Mentions, RoleOfName) {
   EXPECT_EQ(r->Describe(0, "The foreign minister of Kenya"), "role noun KEN");
 }
 
+TEST(Mentions, AStanceNounThatIsACueLeavesItToTheCueStage) {
+  auto r = RunStages("Kenya's position is clear, and Norway's support for it is firm.");
+  EXPECT_EQ(r->Find(0, "Kenya's position")->kind, MentionKind::kStanceNoun);
+  const Mention* norway = r->Find(0, "Norway's");
+  ASSERT_TRUE(norway);  // "support" is a SUPPORT cue, read with its owner
+  EXPECT_TRUE(norway->possessive_other);
+  ASSERT_EQ(r->item.contributions.size(), 1u);
+  EXPECT_EQ(r->Id(r->item.contributions[0].actor), "NOR");
+  EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_SUPPORT);
+}
+
 TEST(Mentions, IndexesByToken) {
   auto r = RunStages("Kenya and Norway met.");
   const SentenceMentions& m = r->sentences[0].mentions;
