@@ -28,7 +28,7 @@ void AnalyseSentence(const Knowledge& k, uint32_t si, const Trace& trace, ItemAn
   ResolveNames(doc, b, e, st->discourse, &a->mentions);
   LearnNames(doc, a->mentions, &st->discourse);
   MarkSubjects(t, b, e, &a->mentions);
-  ResolveInSentence(k, st->discourse, &a->mentions);
+  ResolveInSentence(k, t, b, st->discourse, &a->mentions);
   FindCues(k.lex, t, b, e, a->mentions, &a->cues);
   FindClauses(k, t, b, e, a->mentions, a->cues, &a->clauses);
   ResolveQuotedSpeakers(a->clauses, &a->mentions);

@@ -5,30 +5,49 @@
 
 namespace stancewire::extraction {
 
-void ResolveInSentence(const Knowledge& kn, const Discourse& d, SentenceMentions* sm) {
+namespace {
+
+// What the mentions so far in a sentence offer as antecedents.
+struct Antecedents {
+  int subject_actor = -1, person_actor = -1, subject_mention = -1, any_actor = -1;
+  void Add(const Knowledge& kn, const Mention& m, int k) {
+    if (m.actor >= 0 && m.kind != MentionKind::kAnaphor && kn.Holdable(m.actor))
+      any_actor = m.actor;
+    if (m.subject && m.actor >= 0 && kn.Holdable(m.actor)) {
+      subject_actor = m.actor;
+      if (m.kind != MentionKind::kPronoun) subject_mention = k;
+    }
+    if ((m.person >= 0 || m.names_person) && m.actor >= 0) person_actor = m.actor;
+  }
+};
+
+}  // namespace
+
+void ResolveInSentence(const Knowledge& kn, const std::vector<Token>& t, uint32_t b,
+                       const Discourse& d, SentenceMentions* sm) {
   std::vector<Mention>& mentions = sm->list;
-  int last_subject_actor = -1, last_person_actor = -1, last_subject_mention = -1;
-  int last_any_actor = -1;
+  // Outside a quotation, only mentions outside it are antecedents: in "'We reject any plan
+  // that sidelines Egypt,' the ministry said" the ministry is not Egypt's.
+  Antecedents all, outside;
+  bool quoted = false;
+  uint32_t scanned = b;
   for (size_t k = 0; k < mentions.size(); ++k) {
     Mention& m = mentions[k];
+    for (; scanned < m.begin; ++scanned) quoted ^= t[scanned].hash == H("\"");
+    const Antecedents& a = quoted ? all : outside;
     if (m.kind == MentionKind::kPronoun) {
-      m.actor = last_subject_actor >= 0 ? last_subject_actor : d.salient_actor;
-      m.antecedent = last_subject_mention;
+      m.actor = a.subject_actor >= 0 ? a.subject_actor : d.salient_actor;
+      m.antecedent = a.subject_mention;
     } else if (m.kind == MentionKind::kPronounPerson) {
-      m.actor = last_person_actor >= 0 ? last_person_actor : d.salient_person_actor;
+      m.actor = a.person_actor >= 0 ? a.person_actor : d.salient_person_actor;
     } else if (m.kind == MentionKind::kAnaphor) {
       // "the country": the last subject, else the last state named in the sentence, else the
       // actor of the previous sentence
-      m.actor = last_subject_actor >= 0 ? last_subject_actor : last_any_actor;
+      m.actor = a.subject_actor >= 0 ? a.subject_actor : a.any_actor;
       if (m.actor < 0) m.actor = d.salient_actor;
     }
-    if (m.actor >= 0 && m.kind != MentionKind::kAnaphor && kn.Holdable(m.actor))
-      last_any_actor = m.actor;
-    if (m.subject && m.actor >= 0 && kn.Holdable(m.actor)) {
-      last_subject_actor = m.actor;
-      if (m.kind != MentionKind::kPronoun) last_subject_mention = static_cast<int>(k);
-    }
-    if ((m.person >= 0 || m.names_person) && m.actor >= 0) last_person_actor = m.actor;
+    all.Add(kn, m, static_cast<int>(k));
+    if (!quoted) outside.Add(kn, m, static_cast<int>(k));
   }
 }
 

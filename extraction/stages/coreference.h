@@ -5,7 +5,8 @@
 //   last holdable subject of the sentence, else the salient actor ("they" also keeps the list it
 //   stands for as its antecedent); "he" / "she" -> the last person's state, else the salient
 //   person's; an anaphor ("the kingdom", "its foreign minister") -> the last subject, else the
-//   last holdable actor named in the sentence, else the salient actor.
+//   last holdable actor named in the sentence, else the salient actor. Outside a quotation,
+//   mentions inside one are no antecedents ("'... sidelines Egypt,' the ministry said").
 // - ResolveQuotedSpeakers, after the reporting clauses: a quoted first-person pronoun ("We will
 //   not ...," the minister said) stands for the first reporter that names an actor.
 // - ResolveNames / LearnNames, right after the mention stage: a person the item has named in
@@ -47,7 +48,8 @@ void ResolveNames(const Document& doc, uint32_t b, uint32_t e, const Discourse& 
 // Records the last word of each person's name in the sentence's mentions.
 void LearnNames(const Document& doc, const SentenceMentions& m, Discourse* d);
 
-void ResolveInSentence(const Knowledge& k, const Discourse& d, SentenceMentions* m);
+void ResolveInSentence(const Knowledge& k, const std::vector<Token>& t, uint32_t b,
+                       const Discourse& d, SentenceMentions* m);
 
 void ResolveQuotedSpeakers(const Clauses& c, SentenceMentions* m);
 

@@ -34,6 +34,14 @@ TEST(Coreference, QuotedWeIsTheSpeaker) {
   EXPECT_EQ(r->Describe(0, "We"), "first-person pronoun (quoted speaker) CHL");
 }
 
+TEST(Coreference, AReporterAfterAQuotationRefersPastIt) {
+  auto r = RunStages(
+      "Kenya's foreign ministry issued a statement. \"We reject any plan that sidelines "
+      "Norway,\" the ministry said.");
+  EXPECT_EQ(r->Describe(1, "the ministry"), "anaphor KEN");  // not Norway, named in the quote
+  EXPECT_EQ(r->Describe(1, "We"), "first-person pronoun (quoted speaker) KEN");
+}
+
 TEST(Coreference, ALaterSurnameIsThePersonNamedInFull) {
   auto r = RunStages(
       "Chilean Defence Minister Ana Rojas met her counterparts. \"We will help,\" Rojas said. "
