@@ -31,6 +31,15 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
       }
       ++j;
     }
+    // "set two conditions: a UN mandate and full funding" (also "... for joining the force: ..."):
+    // a trigger naming conditions lists them after the colon
+    const uint64_t last = t[o.end - 1].hash;
+    if (j < e && t[j].hash == H(":") &&
+        (last == H("conditions") || last == H("condition") || last == H("preconditions"))) {
+      sb = j + 1;
+      j = e;
+      while (j > sb && !t[j - 1].word) --j;  // not the sentence's full stop
+    }
     if (j <= o.end) continue;
     if (tr.subject) {
       // take in the clause's subject: whoever "must first" act is part of the condition

@@ -38,6 +38,14 @@ Classified Classify(const std::string& text) {
   return c;
 }
 
+TEST(Conditions, ConditionsListedAfterAColon) {
+  auto r = RunStages("Kenya set two conditions: a UN Security Council mandate and full funding.");
+  const ConditionSpans& cs = r->sentences[0].conditions;
+  ASSERT_EQ(cs.spans.size(), 1u);
+  EXPECT_EQ(r->Words(cs.spans[0].begin, cs.spans[0].end),
+            "a UN Security Council mandate and full funding");
+}
+
 TEST(Conditions, KindsPerPart) {
   Classified c = Classify("the UN Security Council approves it and the troops leave");
   ASSERT_EQ(c.hits.size(), 2u);  // split at "and"
