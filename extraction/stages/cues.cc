@@ -85,6 +85,9 @@ int SentenceView::HolderLeft(uint32_t pos, std::string* rule) const {
     const Mention& m = mentions[mk];
     if (in_condition[m.begin - b]) continue;
     if (!m.subject || m.actor < 0 || !know.Holdable(m.actor)) continue;
+    // "Qatar said Israel's plan was unacceptable": a plan holds no stance (its owner backs it,
+    // merge.h); the evaluation is the speaker's
+    if (m.proposal) continue;
     *rule = std::string("subject ") + MentionRule(m.kind);
     return mk;
   }
