@@ -159,6 +159,31 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
   }
 }
 
+namespace {
+
+// The reporter whose words hold the condition span `s`: a reporting verb before it in the same
+// clause ("Norway said the force must ...") or after it ("'... must ...,' the minister said"),
+// when no holder stands between. -1 if none, -2 for the salient actor.
+int ReporterOfComplement(const SentenceView& v, const ConditionSpan& s, std::string* rule) {
+  std::string own;
+  const int subject = v.HolderLeft(s.trigger_begin, &own);
+  for (const Report& r : v.reports) {
+    if (r.end > s.trigger_begin || r.according_to || r.nonactor || r.voice || r.mention < 0 ||
+        v.mentions[r.mention].kind == MentionKind::kPronoun) {  // "it was reported that ..."
+      continue;
+    }
+    if (v.clause_of[r.end - 1 - v.b] != v.clause_of[s.trigger_begin - v.b]) continue;
+    if (subject >= 0 && v.mentions[subject].begin >= r.end) return -1;  // "said Israel must ..."
+    if (v.mentions[r.mention].actor < 0 || !v.know.Holdable(v.mentions[r.mention].actor)) continue;
+    *rule = std::string("reporter of the requirement ") + MentionRule(v.mentions[r.mention].kind);
+    return r.mention;
+  }
+  if (subject >= 0) return -1;
+  return v.ReporterAfter(s.end, rule);
+}
+
+}  // namespace
+
 void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues,
                       const CueAssignments& ca, const ConditionSpans& cs, bool explain,
                       const Trace& trace, std::vector<Attached>* out) {
@@ -281,6 +306,13 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
         mk = -2;
         rule = "generic subject refers back to " + v.know.actors.record(v.salient_actor).name;
       }
+      if (mk == -1) continue;
+      mention = mk;
+      actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;
+    } else if (typed && !s.trigger->negative && !s.trigger->positive) {
+      // "Norway said the force must be fully under UN supervision": a requirement of a known
+      // kind in what a reporter says, whose clause has no holder of its own, is the reporter's
+      const int mk = ReporterOfComplement(v, s, &rule);
       if (mk == -1) continue;
       mention = mk;
       actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;

@@ -73,6 +73,20 @@ TEST(Conditions, AttachToTheHolderOfTheCue) {
   for (const Attached& a : attached) EXPECT_EQ(a.actor, -1);  // consumed by the contribution
 }
 
+TEST(Conditions, AReporterHoldsARequirementOfAKnownKindInItsWords) {
+  auto before = RunStages("Kenya said the force must be fully under UN supervision.");
+  ASSERT_EQ(before->item.contributions.size(), 1u);
+  EXPECT_EQ(before->Id(before->item.contributions[0].actor), "KEN");
+  EXPECT_EQ(before->item.contributions[0].position, v1::POSITION_CONDITIONAL);
+  auto after = RunStages("\"The force must be under UN supervision,\" the Kenyan minister said.");
+  ASSERT_EQ(after->item.contributions.size(), 1u);
+  EXPECT_EQ(after->Id(after->item.contributions[0].actor), "KEN");
+  // a clause with a holder of its own is not the reporter's; an OTHER requirement is no condition
+  auto own = RunStages("Kenya said Norway must be under UN supervision.");
+  for (const auto& c : own->item.contributions) EXPECT_NE(own->Id(c.actor), "KEN");
+  EXPECT_TRUE(RunStages("Kenya said the force must be small.")->item.contributions.empty());
+}
+
 TEST(Conditions, WeakTriggerNeedsAKnownKind) {
   auto r = RunStages("Kenya will send troops once the mission ends.");
   ASSERT_EQ(r->item.contributions.size(), 1u);
