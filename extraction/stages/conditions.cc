@@ -40,7 +40,7 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
       j = e;
       while (j > sb && !t[j - 1].word) --j;  // not the sentence's full stop
     }
-    if (j <= o.end) continue;
+    bool with_subject = false;
     if (tr.subject) {
       // take in the clause's subject: whoever "must first" act is part of the condition
       // ("... insisting that Stockholm should first show Budapest more respect")
@@ -49,8 +49,16 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
              !(t[k - 1].cls & kSubjectBefore)) {
         --k;
       }
-      if (k < o.begin && (k == b || !t[k - 1].word || t[k - 1].hash == H("that"))) sb = k;
+      if (k < o.begin && (k == b || !t[k - 1].word || (t[k - 1].cls & kSubjectBefore))) {
+        sb = k;
+        with_subject = true;
+      }
     }
+    // nothing after the trigger but the clause end: a condition only when its subject is ("a
+    // ceasefire must come first")
+    const bool ends_clause =
+        j >= e || t[j].hash == H(".") || t[j].hash == H(",") || t[j].hash == H(";");
+    if (j <= o.end && !(tr.keep && with_subject && ends_clause)) continue;
     spans.push_back({o.begin, o.end, sb, j, &tr});
   }
   for (const ConditionSpan& s : spans) {
