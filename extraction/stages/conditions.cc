@@ -351,6 +351,12 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
           attached.push_back(Attached{a.mention, a.actor, hits, patterns, a.rule});
         }
       }
+    } else if (mention >= 0 && !target) {
+      // so do a holder's conjuncts: "Saudi Arabia and the UAE have conditioned the aid on ..."
+      for (int k : v.Conjuncts(mention)) {
+        if (k == mention || mentions[k].actor == actor) continue;
+        attached.push_back(Attached{k, mentions[k].actor, hits, patterns, "conjunct " + rule});
+      }
     }
     attached.push_back(Attached{mention, actor, std::move(hits), std::move(patterns), rule});
   }
