@@ -5,7 +5,8 @@
 namespace stancewire::extraction {
 
 bool ListSeparated(const std::vector<Token>& t, uint32_t end, uint32_t begin) {
-  if (begin == end + 1) return t[end].hash == H("and") || t[end].hash == H(",");
+  if (begin == end + 1)  // "neither India nor Pakistan" is a list too
+    return t[end].hash == H("and") || t[end].hash == H(",") || t[end].hash == H("nor");
   if (begin == end + 2) return t[end].hash == H(",") && t[end + 1].hash == H("and");
   if (begin == end + 3)
     return t[end].hash == H("as") && t[end + 1].hash == H("well") && t[end + 2].hash == H("as");

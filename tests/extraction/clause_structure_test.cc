@@ -37,7 +37,9 @@ TEST(ClauseStructure, ListSeparators) {
   EXPECT_TRUE(ListSeparated(t, At(t, "kenya") + 1, At(t, "uganda")));
   EXPECT_TRUE(ListSeparated(t, At(t, "uganda") + 1, At(t, "egypt")));  // serial comma
   EXPECT_TRUE(ListSeparated(t, At(t, "egypt") + 1, At(t, "chad")));    // as well as
-  EXPECT_FALSE(ListSeparated(t, At(t, "chad") + 1, At(t, "mali")));    // "or" is a choice
+  const auto n = Tokens("Neither Kenya nor Uganda agreed.");
+  EXPECT_TRUE(ListSeparated(n, At(n, "kenya") + 1, At(n, "uganda")));
+  EXPECT_FALSE(ListSeparated(t, At(t, "chad") + 1, At(t, "mali")));  // "or" is a choice
 }
 
 TEST(ClauseStructure, ListAfterGroupSubject) {
