@@ -171,6 +171,20 @@ bool PronounFits(const SentenceView& v, const Token& pronoun, const Mention& m) 
 
 }  // namespace
 
+namespace {
+
+// A "whether" opens the clause of token `pos` (within a few words, no punctuation between).
+bool InWhetherClause(const SentenceView& v, uint32_t pos) {
+  for (uint32_t j = pos; j > v.b && pos - j < 8;) {
+    --j;
+    if (!v.t[j].word) return false;
+    if (v.t[j].hash == H("whether")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
   for (uint32_t j = from; j + 1 < e && j - from < kScanWindow; ++j) {
     if ((t[j].cls & kClauseEnd) || clause_of[j - b] != clause_of[from - 1 - b]) break;
@@ -283,6 +297,10 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
       else if (pos == v1::POSITION_OPPOSE)
         pos = c.negsupport ? v1::POSITION_SUPPORT : v1::POSITION_UNDECIDED;
     }
+    // "would not say whether Canada will take part", "is deciding whether to join": a cue in an
+    // indirect question states no position, only that it is open
+    if ((pos == v1::POSITION_SUPPORT || pos == v1::POSITION_OPPOSE) && InWhetherClause(v, o.begin))
+      pos = v1::POSITION_UNDECIDED;
     std::vector<std::pair<int, std::string>> holders;  // mention, rule
     bool compound = false;
     if (c.compound && o.begin >= b + 2 && TightHyphen(t, o.begin - 1) &&
