@@ -25,6 +25,13 @@ TEST(Cues, SubjectHoldsAndNegationFlips) {
   EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE subject name"}));
 }
 
+TEST(Cues, AnIndirectQuestionIsUndecided) {
+  auto r =
+      RunStages("Kenya is deciding whether to join the force. Norway said Chile will join it.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"KEN POSITION_UNDECIDED subject name"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_SUPPORT subject name"}));
+}
+
 TEST(Cues, ConjunctsAndPassiveAgents) {
   auto r = RunStages("Kenya and Norway backed the plan. The force was backed by Chile.");
   EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"NOR POSITION_SUPPORT subject name",
