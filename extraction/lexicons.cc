@@ -64,6 +64,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                      cue.cls = CueClass::kNeutral;
                    else if (c == "NEGATION")
                      cue.cls = CueClass::kNegation;
+                   else if (c == "HEDGE")
+                     cue.cls = CueClass::kHedge;
                    else if (c == "REPORT")
                      cue.cls = CueClass::kReport;
                    else

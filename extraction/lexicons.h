@@ -12,7 +12,9 @@
 
 namespace stancewire::extraction {
 
-enum class CueClass { kSupport, kOppose, kUndecided, kNeutral, kNegation, kReport };
+// kHedge: opens an indirect question or a withheld step ("whether", "stopped short of"); a
+// SUPPORT or OPPOSE cue after it in its clause is UNDECIDED.
+enum class CueClass { kSupport, kOppose, kUndecided, kNeutral, kNegation, kHedge, kReport };
 
 struct Cue {
   CueClass cls = CueClass::kNeutral;

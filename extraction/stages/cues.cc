@@ -173,12 +173,16 @@ bool PronounFits(const SentenceView& v, const Token& pronoun, const Mention& m) 
 
 namespace {
 
-// A "whether" opens the clause of token `pos` (within a few words, no punctuation between).
-bool InWhetherClause(const SentenceView& v, uint32_t pos) {
-  for (uint32_t j = pos; j > v.b && pos - j < 8;) {
-    --j;
-    if (!v.t[j].word) return false;
-    if (v.t[j].hash == H("whether")) return true;
+// A HEDGE cue ("whether", "stopped short of") before cue `ci` within a few words of its clause.
+bool Hedged(const SentenceView& v, const std::vector<Occurrence>& cues, size_t ci) {
+  const uint32_t at = cues[ci].begin;
+  for (size_t k = ci; k > 0; --k) {
+    const Occurrence& p = cues[k - 1];
+    if (at - p.end > kHedgeWindow) return false;
+    for (uint32_t j = p.end; j < at; ++j) {
+      if (!v.t[j].word) return false;
+    }
+    if (v.know.lex.cues[p.index].cls == CueClass::kHedge) return true;
   }
   return false;
 }
@@ -244,7 +248,8 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
   for (size_t ci = 0; ci < cues.size(); ++ci) {
     const Occurrence& o = cues[ci];
     const Cue& c = lex.cues[o.index];
-    if (c.cls == CueClass::kNegation || c.cls == CueClass::kReport) continue;
+    if (c.cls == CueClass::kNegation || c.cls == CueClass::kHedge || c.cls == CueClass::kReport)
+      continue;
     // "Sharaa, who met with Trump last month, urged ...": a NEUTRAL cue in a relative aside
     // does not claim the antecedent, whose stance the main clause gives
     if (c.cls == CueClass::kNeutral && InRelativeAside(t, b, e, o.begin)) continue;
@@ -299,7 +304,7 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     }
     // "would not say whether Canada will take part", "is deciding whether to join": a cue in an
     // indirect question states no position, only that it is open
-    if ((pos == v1::POSITION_SUPPORT || pos == v1::POSITION_OPPOSE) && InWhetherClause(v, o.begin))
+    if ((pos == v1::POSITION_SUPPORT || pos == v1::POSITION_OPPOSE) && Hedged(v, cues, ci))
       pos = v1::POSITION_UNDECIDED;
     std::vector<std::pair<int, std::string>> holders;  // mention, rule
     bool compound = false;

@@ -27,6 +27,7 @@
 namespace stancewire::extraction {
 
 constexpr size_t kNegationWindow = 3;  // tokens between a negation and its cue
+constexpr size_t kHedgeWindow = 6;     // tokens between a hedge and its cue
 
 struct Occurrence {
   uint32_t begin = 0, end = 0;
