@@ -156,11 +156,18 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
     }
     // "the foreign minister of Qatar", "officials from Egypt"
     if (!hit.length && k.RoleAt(t, start, e, &rt, &rl, false) &&
-        (rt == RoleType::kSpeaker || rt == RoleType::kBody || rt == RoleType::kVoice) &&
-        role_of_actor(start + rl, &m)) {
-      out->push_back(m);
-      i = m.end;
-      continue;
+        (rt == RoleType::kSpeaker || rt == RoleType::kBody || rt == RoleType::kVoice)) {
+      if (role_of_actor(start + rl, &m)) {
+        out->push_back(m);
+        i = m.end;
+        continue;
+      }
+      // a body named without its state ("National Security Council spokesman Brian Hughes") is
+      // no mention, and no shorter name inside it is one ("Security Council": the UN's)
+      if (rt == RoleType::kBody && rl >= 2) {
+        i = start + rl;
+        continue;
+      }
     }
     if (!hit.length) {
       if (start == i && (t[i].cls & (kPronounActor | kPronounPerson | kPronounSpeaker))) {

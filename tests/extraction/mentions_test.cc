@@ -46,6 +46,12 @@ TEST(Mentions, AStanceNounThatIsACueLeavesItToTheCueStage) {
   EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_SUPPORT);
 }
 
+TEST(Mentions, ABodyWithoutItsStateIsNoMention) {
+  auto r =
+      RunStages("National Security Council spokesman Jan Berg said Kenya's Security Council met.");
+  for (const Mention& m : r->sentences[0].mentions.list) EXPECT_NE(r->Id(m.actor), "UN");
+}
+
 TEST(Mentions, IndexesByToken) {
   auto r = RunStages("Kenya and Norway met.");
   const SentenceMentions& m = r->sentences[0].mentions;
