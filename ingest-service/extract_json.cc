@@ -174,6 +174,7 @@ StanceJsonWriter::StanceJsonWriter() : bmp_state_(0x10000, 0) {
     a.set_id(std::string(1, static_cast<char>(c)));
     ascii_[c] = Printed(a, 7);
     if (ascii_[c].size() >= 2) ascii_[c] = ascii_[c].substr(0, ascii_[c].size() - 1);
+    plain_[c] = ascii_[c].size() == 1;
   }
 }
 
@@ -212,7 +213,7 @@ void StanceJsonWriter::String(std::string_view s, std::string* out) {
   while (i < n) {
     size_t run = i;
     // Letters, digits, space and most punctuation print as themselves (ascii_ says which).
-    while (i < n && u[i] < 0x80 && ascii_[u[i]].size() == 1) ++i;
+    while (i < n && plain_[u[i]]) ++i;
     out->append(s.data() + run, i - run);
     if (i >= n) break;
     if (u[i] < 0x80) {
