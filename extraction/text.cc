@@ -214,15 +214,16 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
   const auto* u = reinterpret_cast<const unsigned char*>(text.data());
   bool space = true, newline = true;
 
-  auto emit = [&](size_t start, size_t end, bool word, std::string_view key) {
-    Token& t = used < tokens.size() ? tokens[used] : tokens.emplace_back();
+  // The next token's object, not yet counted; keys are built in it directly.
+  auto slot = [&]() -> Token& {
+    return used < tokens.size() ? tokens[used] : tokens.emplace_back();
+  };
+  // Counts the slot's token, with its key already in place.
+  auto commit = [&](Token& t, size_t start, size_t end, bool word) {
     ++used;
     t.start = static_cast<uint32_t>(start);
     t.end = static_cast<uint32_t>(end);
-    // resize + copy rather than assign: GCC 12 warns (-Wrestrict) on assign from a literal
-    t.key.resize(key.size());
-    std::memcpy(t.key.data(), key.data(), key.size());
-    t.hash = HashKey(key);
+    t.hash = HashKey(t.key);
     t.word = word;
     t.capitalized = false;
     t.all_caps = false;
@@ -231,8 +232,14 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     t.cls = 0;
     space = newline = false;
   };
+  auto emit = [&](size_t start, size_t end, bool word, std::string_view key) {
+    Token& t = slot();
+    // resize + copy rather than assign: GCC 12 warns (-Wrestrict) on assign from a literal
+    t.key.resize(key.size());
+    std::memcpy(t.key.data(), key.data(), key.size());
+    commit(t, start, end, word);
+  };
 
-  std::string key;  // the word being read; reused, so it allocates only for long words
   while (i < n) {
     const unsigned char c0 = u[i];
     char32_t cp;
@@ -263,16 +270,20 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
         continue;
       }
       if (!IsWordChar(cp)) {
-        key.clear();
-        AppendFolded(cp, &key);
-        emit(i, i + len, false, key);
+        Token& t = slot();
+        t.key.clear();
+        AppendFolded(cp, &t.key);
+        commit(t, i, i + len, false);
         i += len;
         continue;
       }
     }
     // A word: letters / digits, internal apostrophes, dots of initialisms and decimals.
     size_t start = i;
+    Token& word = slot();
+    std::string& key = word.key;
     key.clear();
+    bool split = false;  // "don't" -> "do" + "n't": both emitted
     bool first_upper = IsUpper(cp);
     bool all_upper = true;
     int letters = 0;
@@ -353,12 +364,11 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
           // split "don't" -> "do" + "n't"
           size_t n_pos = i - 1;
           key.pop_back();
-          emit(start, n_pos, true, key);
-          tokens[used - 1].capitalized = first_upper;
-          emit(n_pos, i + l + nl, true, "n't");
+          commit(word, start, n_pos, true);
+          word.capitalized = first_upper;
+          emit(n_pos, i + l + nl, true, "n't");  // may move the tokens: word is not used again
           i = i + l + nl;
-          key.clear();
-          start = i;
+          split = true;
           break;
         }
         AppendFolded(c, &key);
@@ -367,10 +377,10 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
       }
       break;
     }
-    if (key.empty()) continue;  // consumed by the "n't" split
-    emit(start, i, true, key);
-    tokens[used - 1].capitalized = first_upper;
-    tokens[used - 1].all_caps = letters >= 2 && all_upper;
+    if (split || key.empty()) continue;  // both halves of "don't" are out
+    commit(word, start, i, true);
+    word.capitalized = first_upper;
+    word.all_caps = letters >= 2 && all_upper;
     // possessive "'s"
     if (i < n && (u[i] == '\'' || u[i] >= 0x80)) {
       char32_t c;
