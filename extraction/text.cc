@@ -292,25 +292,23 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     bool prev_digit = false;
     while (i < n) {
       if (u[i] < 0x80 && kAsciiClass[u[i]]) {  // fast path: a run of ASCII letters and digits
-        size_t j = i;
-        while (j < n && u[j] < 0x80 && kAsciiClass[u[j]]) ++j;
-        const size_t old = key.size();
-        key.resize(old + (j - i));
-        char* d = key.data() + old;
+        // classified and lower-cased in one pass, appended a chunk at a time
+        char buf[64];
+        size_t len = 0;
         int run_letters = 0;
         bool lower = false;
-        for (size_t k = i; k < j; ++k) {
-          const unsigned char c = u[k];
-          const uint8_t cls = kAsciiClass[c];
-          *d++ = static_cast<char>(cls == kUpper ? c + 32 : c);
+        uint8_t cls;
+        while (i < n && len < sizeof buf && u[i] < 0x80 && (cls = kAsciiClass[u[i]]) != 0) {
+          buf[len++] = static_cast<char>(cls == kUpper ? u[i] + 32 : u[i]);
           run_letters += cls != kDigit;
           lower |= cls == kLower;
+          ++i;
         }
+        key.append(buf, len);
         letters += run_letters;
         segment_letters += run_letters;
         if (lower) all_upper = false;
-        prev_digit = kAsciiClass[u[j - 1]] == kDigit;
-        i = j;
+        prev_digit = kAsciiClass[u[i - 1]] == kDigit;
         continue;
       }
       char32_t c;
