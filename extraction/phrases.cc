@@ -60,30 +60,28 @@ bool ExpandPhrase(std::string_view phrase, std::vector<std::vector<std::string>>
 }
 
 uint32_t* FlatMap64::FindOrInsert(uint64_t key) {
-  if ((size_ + 1) * 2 > keys_.size()) Grow();
+  if ((size_ + 1) * 2 > slots_.size()) Grow();
   key = key ? key : 1;
   for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> shift_;; i = (i + 1) & mask_) {
-    if (keys_[i] == key) return &values_[i];
-    if (keys_[i] == 0) {
-      keys_[i] = key;
-      values_[i] = 0;
+    if (slots_[i].key == key) return &slots_[i].value;
+    if (slots_[i].key == 0) {
+      slots_[i].key = key;
+      slots_[i].value = 0;
       ++size_;
-      return &values_[i];
+      return &slots_[i].value;
     }
   }
 }
 
 void FlatMap64::Grow() {
-  std::vector<uint64_t> old_keys = std::move(keys_);
-  std::vector<uint32_t> old_values = std::move(values_);
-  size_t capacity = old_keys.empty() ? 64 : old_keys.size() * 2;
-  keys_.assign(capacity, 0);
-  values_.assign(capacity, 0);
+  std::vector<Slot> old = std::move(slots_);
+  size_t capacity = old.empty() ? 64 : old.size() * 2;
+  slots_.assign(capacity, Slot{});
   mask_ = capacity - 1;
   shift_ = 64 - __builtin_ctzll(capacity);
   size_ = 0;
-  for (size_t i = 0; i < old_keys.size(); ++i) {
-    if (old_keys[i]) *FindOrInsert(old_keys[i]) = old_values[i];
+  for (const Slot& slot : old) {
+    if (slot.key) *FindOrInsert(slot.key) = slot.value;
   }
 }
 

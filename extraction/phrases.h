@@ -31,19 +31,24 @@ class FlatMap64 {
  public:
   uint32_t* FindOrInsert(uint64_t key);
   const uint32_t* Find(uint64_t key) const {
-    if (keys_.empty()) return nullptr;
+    if (slots_.empty()) return nullptr;
     key = key ? key : 1;
     for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> shift_;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return &values_[i];
-      if (keys_[i] == 0) return nullptr;
+      if (slots_[i].key == key) return &slots_[i].value;
+      if (slots_[i].key == 0) return nullptr;
     }
   }
   size_t size() const { return size_; }
 
  private:
   void Grow();
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> values_;
+  // Key and value side by side: a hit costs one cache miss, not two (the actor dictionary's
+  // table is larger than the cache).
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t value = 0;
+  };
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
   int shift_ = 64;
   size_t size_ = 0;

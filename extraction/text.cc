@@ -3,6 +3,7 @@
 #include <unicode/uchar.h>
 
 #include <array>
+#include <cstring>
 #include <string>
 
 namespace stancewire::extraction {
@@ -45,10 +46,15 @@ size_t DecodeUtf8(std::string_view text, size_t i, char32_t* cp) {
   return len;
 }
 
-constexpr auto kAsciiWord = [] {
-  std::array<bool, 128> t{};
+// ASCII word characters by class; 0 = not a word character.
+enum : uint8_t { kUpper = 1, kLower = 2, kDigit = 3 };
+constexpr auto kAsciiClass = [] {
+  std::array<uint8_t, 128> t{};
   for (int c = 0; c < 128; ++c) {
-    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    t[c] = c >= 'A' && c <= 'Z'   ? kUpper
+           : c >= 'a' && c <= 'z' ? kLower
+           : c >= '0' && c <= '9' ? kDigit
+                                  : 0;
   }
   return t;
 }();
@@ -77,6 +83,8 @@ bool IsLetter(char32_t cp) {
   if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
   return u_isalpha(static_cast<UChar32>(cp));
 }
+
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
 // Base letters of U+00C0..U+017F, lower-cased; '*' keeps the character as is.
 constexpr char kLatinFold[] =
@@ -156,6 +164,11 @@ size_t FindInvalidUtf8(std::string_view text) {
   while (i < text.size()) {
     if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
+      // ASCII eight bytes at a time: most text is ASCII, and every item is checked.
+      uint64_t w;
+      while (i + 8 <= text.size() && (std::memcpy(&w, text.data() + i, 8), !(w & kHighBits))) {
+        i += 8;
+      }
       continue;
     }
     size_t len = DecodeUtf8(text, i, &cp);
@@ -191,48 +204,86 @@ std::vector<Token> Tokenize(std::string_view text) {
 
 void Tokenize(std::string_view text, std::vector<Token>* out) {
   std::vector<Token>& tokens = *out;
-  tokens.clear();
+  // Token objects are reused in place rather than cleared and rebuilt: a key longer than the
+  // small-string buffer keeps its storage from the previous text, so steady state allocates
+  // nothing.
+  size_t used = 0;
   tokens.reserve(text.size() / 4 + 16);
   size_t i = 0;
   const size_t n = text.size();
+  const auto* u = reinterpret_cast<const unsigned char*>(text.data());
   bool space = true, newline = true;
 
-  auto emit = [&](size_t start, size_t end, bool word, std::string&& key) {
-    Token& t = tokens.emplace_back();
+  // The next token's object, not yet counted; keys are built in it directly.
+  auto slot = [&]() -> Token& {
+    return used < tokens.size() ? tokens[used] : tokens.emplace_back();
+  };
+  // Counts the slot's token, with its key already in place.
+  auto commit = [&](Token& t, size_t start, size_t end, bool word) {
+    ++used;
     t.start = static_cast<uint32_t>(start);
     t.end = static_cast<uint32_t>(end);
-    t.key = std::move(key);
     t.hash = HashKey(t.key);
     t.word = word;
+    t.capitalized = false;
+    t.all_caps = false;
     t.space_before = space;
     t.newline_before = newline;
+    t.cls = 0;
     space = newline = false;
+  };
+  auto emit = [&](size_t start, size_t end, bool word, std::string_view key) {
+    Token& t = slot();
+    // resize + copy rather than assign: GCC 12 warns (-Wrestrict) on assign from a literal
+    t.key.resize(key.size());
+    std::memcpy(t.key.data(), key.data(), key.size());
+    commit(t, start, end, word);
   };
 
   while (i < n) {
+    const unsigned char c0 = u[i];
     char32_t cp;
-    size_t len = DecodeUtf8(text, i, &cp);
-    if (len == 0) {  // invalid byte: a one-byte symbol token, so offsets stay exact
-      emit(i, i + 1, false, "?");
-      ++i;
-      continue;
-    }
-    if (IsSpace(cp)) {
-      space = true;
-      if (cp == '\n' || cp == '\r') newline = true;
-      i += len;
-      continue;
-    }
-    if (!IsWordChar(cp)) {
-      std::string key;
-      AppendFolded(cp, &key);
-      emit(i, i + len, false, std::move(key));
-      i += len;
-      continue;
+    size_t len;
+    if (c0 < 0x80) {  // ASCII, most of the text: no decoding, no ICU
+      if (!kAsciiClass[c0]) {
+        if (c0 == ' ' || c0 == '\t' || c0 == '\n' || c0 == '\r' || c0 == '\f' || c0 == '\v') {
+          space = true;
+          if (c0 == '\n' || c0 == '\r') newline = true;
+        } else {
+          emit(i, i + 1, false, text.substr(i, 1));
+        }
+        ++i;
+        continue;
+      }
+      cp = c0;
+      len = 1;
+    } else {
+      len = DecodeUtf8(text, i, &cp);
+      if (len == 0) {  // invalid byte: a one-byte symbol token, so offsets stay exact
+        emit(i, i + 1, false, "?");
+        ++i;
+        continue;
+      }
+      if (IsSpace(cp)) {
+        space = true;
+        i += len;
+        continue;
+      }
+      if (!IsWordChar(cp)) {
+        Token& t = slot();
+        t.key.clear();
+        AppendFolded(cp, &t.key);
+        commit(t, i, i + len, false);
+        i += len;
+        continue;
+      }
     }
     // A word: letters / digits, internal apostrophes, dots of initialisms and decimals.
     size_t start = i;
-    std::string key;
+    Token& word = slot();
+    std::string& key = word.key;
+    key.clear();
+    bool split = false;  // "don't" -> "do" + "n't": both emitted
     bool first_upper = IsUpper(cp);
     bool all_upper = true;
     int letters = 0;
@@ -240,25 +291,24 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     bool has_dot = false;
     bool prev_digit = false;
     while (i < n) {
-      unsigned char byte = static_cast<unsigned char>(text[i]);
-      if (byte < 0x80 && kAsciiWord[byte]) {  // fast path: ASCII letters and digits
-        if (byte >= 'A' && byte <= 'Z') {
-          ++letters;
-          ++segment_letters;
-          key.push_back(static_cast<char>(byte + 32));
-          prev_digit = false;
-        } else {
-          if (byte >= 'a') {
-            ++letters;
-            ++segment_letters;
-            all_upper = false;
-            prev_digit = false;
-          } else {
-            prev_digit = true;
-          }
-          key.push_back(static_cast<char>(byte));
+      if (u[i] < 0x80 && kAsciiClass[u[i]]) {  // fast path: a run of ASCII letters and digits
+        // classified and lower-cased in one pass, appended a chunk at a time
+        char buf[64];
+        size_t len = 0;
+        int run_letters = 0;
+        bool lower = false;
+        uint8_t cls;
+        while (i < n && len < sizeof buf && u[i] < 0x80 && (cls = kAsciiClass[u[i]]) != 0) {
+          buf[len++] = static_cast<char>(cls == kUpper ? u[i] + 32 : u[i]);
+          run_letters += cls != kDigit;
+          lower |= cls == kLower;
+          ++i;
         }
-        ++i;
+        key.append(buf, len);
+        letters += run_letters;
+        segment_letters += run_letters;
+        if (lower) all_upper = false;
+        prev_digit = kAsciiClass[u[i - 1]] == kDigit;
         continue;
       }
       char32_t c;
@@ -312,12 +362,11 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
           // split "don't" -> "do" + "n't"
           size_t n_pos = i - 1;
           key.pop_back();
-          emit(start, n_pos, true, std::move(key));
-          tokens.back().capitalized = first_upper;
-          emit(n_pos, i + l + nl, true, "n't");
+          commit(word, start, n_pos, true);
+          word.capitalized = first_upper;
+          emit(n_pos, i + l + nl, true, "n't");  // may move the tokens: word is not used again
           i = i + l + nl;
-          key.clear();
-          start = i;
+          split = true;
           break;
         }
         AppendFolded(c, &key);
@@ -326,12 +375,12 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
       }
       break;
     }
-    if (key.empty()) continue;  // consumed by the "n't" split
-    emit(start, i, true, std::move(key));
-    tokens.back().capitalized = first_upper;
-    tokens.back().all_caps = letters >= 2 && all_upper;
+    if (split || key.empty()) continue;  // both halves of "don't" are out
+    commit(word, start, i, true);
+    word.capitalized = first_upper;
+    word.all_caps = letters >= 2 && all_upper;
     // possessive "'s"
-    if (i < n) {
+    if (i < n && (u[i] == '\'' || u[i] >= 0x80)) {
       char32_t c;
       size_t l = DecodeUtf8(text, i, &c);
       if (l && IsApostrophe(c) && i + l < n && (text[i + l] == 's' || text[i + l] == 'S')) {
@@ -345,7 +394,17 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
       }
     }
   }
+  tokens.resize(used);
 }
+
+namespace {
+
+// Whether key is one character of `chars` (cheaper than comparing with each as a C string).
+bool IsOneOf(const std::string& key, std::string_view chars) {
+  return key.size() == 1 && chars.find(key[0]) != std::string_view::npos;
+}
+
+}  // namespace
 
 std::vector<Sentence> SentenceSplitter::Split(std::string_view text,
                                               const std::vector<Token>& tokens,
@@ -367,15 +426,11 @@ std::vector<Sentence> SentenceSplitter::Split(std::string_view text,
     if (i > begin && tokens[i].newline_before) close(i);
     if (i - begin >= max_tokens) close(i);
     const std::string& k = tokens[i].key;
-    bool terminal = k == "." || k == "!" || k == "?" || k == "\u2026";
+    bool terminal = IsOneOf(k, ".!?") || k == "\u2026";
     if (!terminal) continue;
     // extend over closing quotes / brackets and repeated terminators
     size_t j = i + 1;
-    while (j < n && !tokens[j].space_before &&
-           (tokens[j].key == "\"" || tokens[j].key == "'" || tokens[j].key == ")" ||
-            tokens[j].key == "." || tokens[j].key == "!" || tokens[j].key == "?")) {
-      ++j;
-    }
+    while (j < n && !tokens[j].space_before && IsOneOf(tokens[j].key, "\"').!?")) ++j;
     if (j >= n) {
       close(n);
       i = n;

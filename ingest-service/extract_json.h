@@ -42,6 +42,9 @@ class StanceJsonWriter {
 
   // ASCII: how protobuf prints each byte inside a string.
   std::string ascii_[128];
+  // Per byte: an ASCII byte protobuf prints as one character (ascii_[c].size() == 1), looked up
+  // without loading ascii_'s strings; output is mostly such runs.
+  bool plain_[256] = {};
   // Non-ASCII code points: 0 = not seen yet, 1 = printed as is, 2 = escaped (see escaped_).
   std::vector<uint8_t> bmp_state_;
   std::unordered_map<char32_t, std::string> escaped_;

@@ -10,6 +10,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev libre2-dev libicu-dev libssl-dev
   libpq-dev
+  # tcmalloc for ingest-service and the extraction benchmark (optional: CMake links it if found)
+  libgoogle-perftools-dev
   # tests, benchmarks, fuzzing
   googletest libgtest-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
   clang libclang-rt-14-dev

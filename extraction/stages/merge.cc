@@ -212,8 +212,10 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
       stance.mutable_actor()->set_mention(
           text.substr(ev->mention_begin, ev->mention_end - ev->mention_begin));
     }
+    // Empty strings are left unset: protobuf allocates even for "", and an unset proto3 string
+    // prints and serialises as an empty one does.
     stance.set_topic(topic);
-    stance.set_topic_label(label);
+    if (!label.empty()) stance.set_topic_label(label);
     stance.set_position(best);
     if (best == v1::POSITION_CONDITIONAL) {
       // a set, not a list: an item repeating its conditions thousands of times stays linear
@@ -230,12 +232,12 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
         }
       }
     }
-    stance.set_attribution(ev->attribution);
+    if (!ev->attribution.empty()) stance.set_attribution(ev->attribution);
     stance.mutable_evidence()->set_text(text.substr(s.start, s.end - s.start));
     stance.mutable_evidence()->set_start(s.start);
     stance.mutable_evidence()->set_end(s.end);
-    stance.set_url(item.url());
-    stance.set_outlet(item.outlet());
+    if (!item.url().empty()) stance.set_url(item.url());
+    if (!item.outlet().empty()) stance.set_outlet(item.outlet());
     if (item.has_published()) *stance.mutable_published() = item.published();
     int speaker = ev->person;
     for (const Contribution* c : m.parts) {

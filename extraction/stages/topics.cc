@@ -1,24 +1,34 @@
 #include "extraction/stages/topics.h"
 
-#include <map>
-#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace stancewire::extraction {
 
 void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   const auto& t = doc.tokens;
-  std::map<std::string, int> weight;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> acronyms;  // "isf" -> key
-  std::set<std::string> known;
-  std::set<std::string> specific;  // known, a name, or a description with its place
+  // Per index into out->keys (one per distinct key), rather than maps keyed by the key string.
+  std::vector<int> weight;
+  std::vector<char> known;
+  std::vector<char> specific;                     // known, a name, or a description with its place
+  std::unordered_map<std::string, int> acronyms;  // "isf" -> index of its key
   out->sentence_topic.assign(doc.sentences.size(), -1);
   auto index_of = [&](const std::string& key, std::string_view label) {
-    for (size_t k = 0; k < out->keys.size(); ++k) {
-      if (out->keys[k].first == key) return static_cast<int>(k);
+    int found = -1;
+    for (size_t k = 0; k < out->keys.size() && found < 0; ++k) {
+      if (out->keys[k].first == key) found = static_cast<int>(k);
     }
-    out->keys.push_back({key, std::string(label)});
-    return static_cast<int>(out->keys.size() - 1);
+    if (found < 0) {
+      out->keys.push_back({key, std::string(label)});
+      found = static_cast<int>(out->keys.size() - 1);
+    }
+    if (weight.size() < out->keys.size()) {
+      weight.resize(out->keys.size(), 0);
+      known.resize(out->keys.size(), 0);
+      specific.resize(out->keys.size(), 0);
+    }
+    return found;
   };
   for (uint32_t si = 0; si < doc.sentences.size(); ++si) {
     const Sentence& s = doc.sentences[si];
@@ -29,9 +39,9 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       if (m.length) {
         const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
         int k = index_of(topic.key, doc.Bytes(i, i + m.length));
-        weight[topic.key] += 3;
-        known.insert(topic.key);
-        specific.insert(topic.key);
+        weight[k] += 3;
+        known[k] = 1;
+        specific[k] = 1;
         if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
         i += m.length - 1;
         continue;
@@ -55,13 +65,13 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
           std::string key = kn.lex.TopicKey(words);
           if (!key.empty()) {
             int k = index_of(key, doc.Bytes(j, i + 1));
-            weight[key] += 2;
-            specific.insert(key);
+            weight[k] += 2;
+            specific[k] = 1;
             if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
             // "(ISF)" defines an acronym for this name
             if (i + 3 < s.end_token && t[i + 1].hash == H("(") && t[i + 2].all_caps &&
                 t[i + 3].hash == H(")")) {
-              acronyms[t[i + 2].key] = key;
+              acronyms[t[i + 2].key] = k;
             }
           }
         }
@@ -87,8 +97,8 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       std::string key = kn.lex.TopicKey(words);
       if (key.empty() || key.find('-') == std::string::npos) continue;
       int k = index_of(key, doc.Bytes(j, end));
-      weight[key] += 1;
-      if (placed) specific.insert(key);
+      weight[k] += 1;
+      if (placed) specific[k] = 1;
       if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
       if (t[i].all_caps) {
         auto it = acronyms.find(t[i].key);
@@ -101,8 +111,8 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   int best = -1;
   std::pair<bool, int> best_rank{false, 0};
   for (size_t k = 0; k < out->keys.size(); ++k) {
-    const std::pair<bool, int> rank{known.count(out->keys[k].first) > 0,
-                                    weight[out->keys[k].first]};
+    const std::pair<bool, int> rank{k < known.size() && known[k],
+                                    k < weight.size() ? weight[k] : 0};
     if (rank.second > 0 && rank > best_rank) {
       best_rank = rank;
       best = static_cast<int>(k);
@@ -110,7 +120,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   }
   // A generic description alone ("the peace deal", "an immediate ceasefire") names no proposal
   // that other items could share: such an item keeps a key of its own.
-  if (best >= 0 && !specific.count(out->keys[best].first)) best = -1;
+  if (best >= 0 && !specific[best]) best = -1;
   out->dominant = best;
 }
 

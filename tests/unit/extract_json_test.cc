@@ -102,6 +102,37 @@ TEST(IngestExtractJsonTest, NewsItemParserMatchesProtobufOrDeclines) {
       R"({"id":"l","published":"2025-10-16T00:00:00.5+01:00"})",
       R"([1])",
   };
+  // Timestamps: the fast parser must agree with protobuf on every one, accepted or not.
+  const std::vector<std::string> stamps = {
+      "2025-10-16T00:00:00Z",
+      "2025-10-16T23:59:59.123456789Z",
+      "2024-02-29T12:00:00-05:30",
+      "2025-02-29T00:00:00Z",
+      "0001-01-01T00:00:00Z",
+      "9999-12-31T23:59:59.999999999Z",
+      "0000-01-01T00:00:00Z",
+      "2025-10-16t00:00:00z",
+      "2025-10-16T00:00:00",
+      "2025-10-16",
+      "2025-10-16T24:00:00Z",
+      "2025-10-16T00:00:60Z",
+      "2025-10-16T00:00:00.1234567890Z",
+      "\\u0032025-10-16T00:00:00Z",
+      " 2025-10-16T00:00:00Z",
+      "",
+      "1969-12-31T23:59:59.5Z",
+      "2025-13-01T00:00:00Z",
+  };
+  for (const std::string& stamp : stamps) {
+    const std::string line = R"({"id":"t","published":")" + stamp + R"("})";
+    v1::NewsItem fast, slow;
+    bool ok = ParseNewsItemFast(line, &fast);
+    bool proto_ok = google::protobuf::util::JsonStringToMessage(line, &slow).ok();
+    EXPECT_EQ(ok, proto_ok) << line;
+    if (ok) {
+      EXPECT_EQ(fast.SerializeAsString(), slow.SerializeAsString()) << line;
+    }
+  }
   for (const std::string& line : lines) {
     v1::NewsItem fast, slow;
     bool ok = ParseNewsItemFast(line, &fast);
