@@ -169,20 +169,18 @@ bool PronounFits(const SentenceView& v, const Token& pronoun, const Mention& m) 
   return true;
 }
 
-}  // namespace
-
-namespace {
-
-// A HEDGE cue ("whether", "stopped short of") before cue `ci` within a few words of its clause.
-bool Hedged(const SentenceView& v, const std::vector<Occurrence>& cues, size_t ci) {
+// A cue of class `cls` (NEGATION, HEDGE) before cue `ci` within `window` tokens, only words
+// between: "did not back", "would not say whether Canada will take part".
+bool PrecededBy(const SentenceView& v, const std::vector<Occurrence>& cues, size_t ci, CueClass cls,
+                size_t window) {
   const uint32_t at = cues[ci].begin;
   for (size_t k = ci; k > 0; --k) {
     const Occurrence& p = cues[k - 1];
-    if (at - p.end > kHedgeWindow) return false;
+    if (at - p.end > window) return false;
     for (uint32_t j = p.end; j < at; ++j) {
       if (!v.t[j].word) return false;
     }
-    if (v.know.lex.cues[p.index].cls == CueClass::kHedge) return true;
+    if (v.know.lex.cues[p.index].cls == cls) return true;
   }
   return false;
 }
@@ -270,20 +268,8 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     if (c.cls == CueClass::kSupport) pos = v1::POSITION_SUPPORT;
     if (c.cls == CueClass::kOppose) pos = v1::POSITION_OPPOSE;
     if (c.cls == CueClass::kUndecided) pos = v1::POSITION_UNDECIDED;
-    bool negated = false;
-    if (c.cls != CueClass::kNeutral) {
-      for (size_t k = ci; k > 0; --k) {
-        const Occurrence& p = cues[k - 1];
-        if (o.begin - p.end > kNegationWindow) break;
-        bool boundary = false;
-        for (uint32_t j = p.end; j < o.begin; ++j) boundary |= !t[j].word;
-        if (boundary) break;
-        if (lex.cues[p.index].cls == CueClass::kNegation) {
-          negated = true;
-          break;
-        }
-      }
-    }
+    const bool negated = c.cls != CueClass::kNeutral &&
+                         PrecededBy(v, cues, ci, CueClass::kNegation, kNegationWindow);
     if (c.negonly && !negated) continue;
     if (c.criticism) {
       // "criticised Israel's continued attacks", "condemned Russia": a criticism of an actor,
@@ -304,7 +290,8 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     }
     // "would not say whether Canada will take part", "is deciding whether to join": a cue in an
     // indirect question states no position, only that it is open
-    if ((pos == v1::POSITION_SUPPORT || pos == v1::POSITION_OPPOSE) && Hedged(v, cues, ci))
+    if ((pos == v1::POSITION_SUPPORT || pos == v1::POSITION_OPPOSE) &&
+        PrecededBy(v, cues, ci, CueClass::kHedge, kHedgeWindow))
       pos = v1::POSITION_UNDECIDED;
     std::vector<std::pair<int, std::string>> holders;  // mention, rule
     bool compound = false;
