@@ -37,6 +37,8 @@ bool Lexicons::Load(const std::string& data_dir, std::string* error) {
       return false;
     }
   }
+  cue_matcher.SkipInside(kIntensifier);
+  trigger_matcher.SkipInside(kIntensifier);
   MarkStarts(cue_matcher, kStartsCue);
   MarkStarts(trigger_matcher, kStartsTrigger);
   MarkStarts(topic_matcher, kStartsTopic);
@@ -88,6 +90,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                          cue.criticism = true;
                        else if (flag == "threat")
                          cue.threat = true;
+                       else if (flag == "mutual")
+                         cue.mutual = true;
                        else
                          return "unknown flag '" + std::string(flag) + "'";
                      }
@@ -238,7 +242,8 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
             {"CLAUSE_END", kClauseEnd},
             {"GROUP_NOUN", kGroupNoun},
             {"LIST_OPENER", kListOpener},
-            {"PATRON_NOUN", kPatronNoun}};
+            {"PATRON_NOUN", kPatronNoun},
+            {"INTENSIFIER", kIntensifier}};
         uint32_t bit = 0;
         for (const auto& [name, b] : kClasses) {
           if (c == name) bit = b;

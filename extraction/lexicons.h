@@ -26,6 +26,7 @@ struct Cue {
   bool criticism = false;   // aimed at an actor ("condemned Israel") it takes no stance
   bool threat = false;      // a following "if" says what sets the threat off, not a condition
   bool nominal = false;     // a stance noun: held only by its owner ("Belgium's resistance")
+  bool mutual = false;      // a deal: a partner named "with" right after it is a party too
   std::string phrase;       // as written in the lexicon, for explanations
 };
 
@@ -95,6 +96,8 @@ enum WordClass : uint32_t {
   kListOpener = 1u << 18,
   // PATRON_NOUN: "group", "militia": "the Iran-backed group" is patronage, not a stance
   kPatronNoun = 1u << 19,
+  // INTENSIFIER: "strongly", "overwhelmingly": may stand inside a cue or trigger phrase
+  kIntensifier = 1u << 20,
 };
 constexpr uint32_t kClosedClasses = (1u << 8) - 1;  // the function_words.tsv classes
 

@@ -120,10 +120,14 @@ PhraseMatcher::Match PhraseMatcher::Longest(const std::vector<Token>& tokens, si
     // journalists quote inside a phrase ('warned of a "harsh response"', 'called it a "great
     // victory"'): a quotation mark after the first token is skipped, not matched
     if (k > 0 && tokens[i + k].hash == H("\"")) continue;
+    const uint64_t next = Step(h, tokens[i + k].hash);
+    const uint32_t* node = nodes_.Find(next);
+    if (!node) {
+      if (k > 0 && (tokens[i + k].cls & skip_inside_)) continue;
+      break;
+    }
     ++words;
-    h = Step(h, tokens[i + k].hash);
-    const uint32_t* node = nodes_.Find(h);
-    if (!node) break;
+    h = next;
     if (*node & ~kPrefix) {
       m.length = static_cast<uint32_t>(k + 1);
       m.payloads = &payloads_[(*node & ~kPrefix) - 1];

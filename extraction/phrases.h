@@ -68,6 +68,10 @@ class PhraseMatcher {
   // Longest phrase starting at tokens[i], not extending past `end`.
   Match Longest(const std::vector<Token>& tokens, size_t i, size_t end) const;
   bool empty() const { return payloads_.empty(); }
+  // Tokens whose Token::cls has a bit of `mask` may stand inside a phrase after its first word
+  // without being part of it, when no phrase continues with them ("voted overwhelmingly in
+  // favour", "is strongly opposed to"); they are covered by the match.
+  void SkipInside(uint32_t mask) { skip_inside_ = mask; }
   // Hashes of every phrase's first token, so that callers can skip tokens no phrase starts with.
   const std::vector<uint64_t>& first_hashes() const { return first_hashes_; }
 
@@ -88,6 +92,7 @@ class PhraseMatcher {
     return (token_hash * 0x9E3779B97F4A7C15ULL) >> (64 - kFirstBits);
   }
   std::vector<uint64_t> first_bits_;
+  uint32_t skip_inside_ = 0;
 };
 
 // Reads a UTF-8 TSV data file: '#' comments and blank lines skipped, fields split on tabs.

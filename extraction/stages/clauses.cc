@@ -54,10 +54,12 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
         subject = true;
         // a bare comma after a list's closing "and" starts a new list of states: "In addition
         // to Paris and Warsaw, Ireland, Hungary and Austria refused ..." (a person there is an
-        // apposition: "the envoy to Ukraine and Russia, Keith Kellogg, ...")
+        // apposition: "the envoy to Ukraine and Russia, Keith Kellogg, ..."); so does a state's
+        // role: "Along with Chile and Peru, delegations from Bolivia ... voted against"
         const bool after_closed_list =
-            k > 1 && m.kind == MentionKind::kName && m.begin == mentions[k - 1].end + 1 &&
-            prev.hash == H(",") && ListSeparated(t, mentions[k - 2].end, mentions[k - 1].begin) &&
+            k > 1 && (m.kind == MentionKind::kName || m.kind == MentionKind::kRole) &&
+            m.begin == mentions[k - 1].end + 1 && prev.hash == H(",") &&
+            ListSeparated(t, mentions[k - 2].end, mentions[k - 1].begin) &&
             t[mentions[k - 1].begin - 1].hash == H("and");
         if (k > 0 && m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
             !after_closed_list &&

@@ -385,6 +385,15 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
           holders.push_back({k, "companion of the holder"});
       }
     }
+    if (!holders.empty() && c.mutual && o.end + 1 < e && t[o.end].hash == H("with")) {
+      // "Chile reached a deal with Peru and Bolivia": the partners are parties to it
+      uint32_t q = o.end + 1;
+      if (t[q].hash == H("the") && q + 1 < e) ++q;
+      const int first = v.mention_covering[q - b];
+      if (first >= 0 && mentions[first].begin == q && !mentions[first].possessive_other) {
+        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "partner in the deal"});
+      }
+    }
     if (!holders.empty()) cue_held[ci] = 1;
     for (auto& [mk, rule] : holders) {
       int actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;

@@ -34,6 +34,13 @@ TEST(Clauses, CommaAfterAClosedListStartsANewList) {
   EXPECT_TRUE(r->Find(0, "Peru")->subject);
 }
 
+TEST(Clauses, AStatesRoleAfterAClosedListStartsANewList) {
+  auto r = RunStages("Along with Kenya and Norway, delegations from Chile and Peru voted against.");
+  EXPECT_FALSE(r->Find(0, "Norway")->subject);
+  EXPECT_TRUE(r->Find(0, "delegations from Chile")->subject);
+  EXPECT_TRUE(r->Find(0, "Peru")->subject);
+}
+
 TEST(Clauses, CoordinatedClauses) {
   auto r = RunStages("Kenya backed it, but Norway opposed it; Chile did not.");
   const Clauses& c = r->sentences[0].clauses;

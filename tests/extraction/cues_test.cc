@@ -71,5 +71,25 @@ TEST(Cues, NoCueInsideAMention) {
   EXPECT_EQ(r->sentences[0].assignments.FirstHolder(), r->Find(0, "Kenya")->actor);
 }
 
+TEST(Cues, AnIntensifierStandsInsideACue) {
+  auto r = RunStages(
+      "Norway voted overwhelmingly in favour of the quota. Kenya is strongly opposed to it.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"NOR POSITION_SUPPORT subject name"}));
+  EXPECT_EQ(r->Words(r->sentences[0].cues[0].begin, r->sentences[0].cues[0].end),
+            "voted overwhelmingly in favour");
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"KEN POSITION_OPPOSE subject name"}));
+}
+
+TEST(Cues, ThePartiesToADealReached) {
+  auto r = RunStages(
+      "Chile reached a deal with Peru on the quota. Chile is keen to reach a deal with Kenya. "
+      "Norway and Kenya failed to reach an agreement on the levy.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"CHL POSITION_SUPPORT subject name",
+                                                   "PER POSITION_SUPPORT partner in the deal"}));
+  // a deal wished for commits only the one who wishes it
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_SUPPORT subject name"}));
+  for (const auto& a : r->sentences[2].assignments.assigned) EXPECT_TRUE(a.neutral);
+}
+
 }  // namespace
 }  // namespace stancewire::extraction

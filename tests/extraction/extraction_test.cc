@@ -137,6 +137,28 @@ TEST(Phrases, QuotationMarksInsideAPhraseAreSkipped) {
   EXPECT_EQ(m.Longest(tokens, 4, tokens.size()).length, 0u);  // no phrase starts at a quote
 }
 
+TEST(Phrases, MarkedTokensInsideAPhraseAreSkippedOnlyWhereNoPhraseGoesOn) {
+  std::vector<std::vector<std::string>> out;
+  std::string error;
+  ASSERT_TRUE(ExpandPhrase("voted in favour", &out, &error)) << error;
+  ASSERT_TRUE(ExpandPhrase("voted firmly", &out, &error)) << error;
+  PhraseMatcher m;
+  m.Add(out[0], 1);
+  m.Add(out[1], 2);
+  m.SkipInside(1u << 20);
+  auto tokens = Tokenize("Lima voted overwhelmingly in favour; Quito voted firmly");
+  for (auto& t : tokens) t.cls = t.key == "overwhelmingly" || t.key == "firmly" ? 1u << 20 : 0;
+  auto hit = m.Longest(tokens, 1, tokens.size());
+  EXPECT_EQ(hit.length, 4u);  // voted, the skipped adverb, in, favour
+  EXPECT_EQ((*hit.payloads)[0], 1u);
+  hit = m.Longest(tokens, 7, tokens.size());
+  EXPECT_EQ(hit.length, 2u);  // "firmly" is a word of this phrase, matched, not skipped
+  EXPECT_EQ((*hit.payloads)[0], 2u);
+  PhraseMatcher plain;  // without SkipInside, the adverb ends the phrase
+  plain.Add(out[0], 1);
+  EXPECT_EQ(plain.Longest(tokens, 1, tokens.size()).length, 0u);
+}
+
 // ---- actor dictionary -------------------------------------------------------------------------
 
 TEST(Actors, LoadsAndResolvesAliases) {
