@@ -106,5 +106,18 @@ TEST(Conditions, AdverbFirstBeforeATriggerMarksAPrecondition) {
   EXPECT_EQ(adjective->item.contributions[0].position, v1::POSITION_SUPPORT);
 }
 
+TEST(Conditions, AnIndirectQuestionIsNoCondition) {
+  auto asked = RunStages("Kenya backed the force but was asked if it would send troops to Haiti.");
+  ASSERT_EQ(asked->item.contributions.size(), 1u);
+  EXPECT_EQ(asked->item.contributions[0].position, v1::POSITION_SUPPORT);
+  // a conditional in what is said stays one
+  auto said =
+      RunStages("Kenya said if the UN Security Council authorises it, it will send troops.");
+  bool conditional = false;
+  for (const auto& c : said->item.contributions)
+    conditional |= c.position == v1::POSITION_CONDITIONAL && c.conditions.size() == 1;
+  EXPECT_TRUE(conditional);
+}
+
 }  // namespace
 }  // namespace stancewire::extraction

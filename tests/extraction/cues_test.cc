@@ -91,5 +91,14 @@ TEST(Cues, ThePartiesToADealReached) {
   for (const auto& a : r->sentences[2].assignments.assigned) EXPECT_TRUE(a.neutral);
 }
 
+TEST(Cues, DecliningToSayIsNoRefusal) {
+  auto r = RunStages(
+      "Norway declined to say if its troops would stay. Kenya declined to say whether it would "
+      "join the force. Chile declined the offer.");
+  EXPECT_TRUE(Held(*r, 0).empty());
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"KEN POSITION_UNDECIDED subject name"}));
+  EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"CHL POSITION_OPPOSE subject name"}));
+}
+
 }  // namespace
 }  // namespace stancewire::extraction
