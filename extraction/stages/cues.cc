@@ -377,6 +377,26 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
         for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "list after the cue"});
       }
     }
+    if (!holders.empty() && !compound && holders[0].first >= 0 &&
+        mentions[holders[0].first].end < o.begin) {
+      // "Chile, together with Peru, proposed ...": a companion set off by commas between the
+      // holder and its cue
+      for (uint32_t j = mentions[holders[0].first].end; j + 3 < o.begin; ++j) {
+        if (t[j].hash != H(",") || t[j + 2].hash != H("with") ||
+            (t[j + 1].hash != H("along") && t[j + 1].hash != H("together"))) {
+          continue;
+        }
+        uint32_t q = j + 3;
+        if (t[q].hash == H("the") && q + 1 < o.begin) ++q;
+        const int first = v.mention_covering[q - b];
+        if (first >= 0 && mentions[first].begin == q && !mentions[first].possessive_other) {
+          for (int k : ListFrom(t, mentions, first)) {
+            if (mentions[k].end < o.begin) holders.push_back({k, "companion of the holder"});
+          }
+        }
+        break;
+      }
+    }
     if (!holders.empty() && !compound) {
       // "The United States voted against it, along with Israel and Argentina"
       int first = v.ListAfterCue(o.end, H("along"));

@@ -100,5 +100,17 @@ TEST(Cues, DecliningToSayIsNoRefusal) {
   EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"CHL POSITION_OPPOSE subject name"}));
 }
 
+TEST(Cues, ACompanionSetOffByCommasSharesTheStance) {
+  auto r = RunStages(
+      "Chile, together with Peru and Kenya, proposed a joint patrol. The Chilean president, along "
+      "with his Kenyan counterpart, rejected the levy.");
+  EXPECT_EQ(Held(*r, 0),
+            (std::vector<std::string>{"CHL POSITION_SUPPORT subject name",
+                                      "PER POSITION_SUPPORT companion of the holder",
+                                      "KEN POSITION_SUPPORT companion of the holder"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_OPPOSE subject role noun",
+                                                   "KEN POSITION_OPPOSE companion of the holder"}));
+}
+
 }  // namespace
 }  // namespace stancewire::extraction
