@@ -35,6 +35,16 @@ TEST(Mentions, RoleOfName) {
   EXPECT_EQ(r->Describe(0, "The foreign minister of Kenya"), "role noun KEN");
 }
 
+TEST(Mentions, AMissionIsABodyOnlyAsADiplomaticMission) {
+  auto r = RunStages(
+      "Norway said a Kenyan peacekeeping mission could be sent. Kenya's mission to the UN said "
+      "so.");
+  // a proposal, not a body: Norway is the sentence's only mention
+  ASSERT_EQ(r->sentences[0].mentions.list.size(), 1u);
+  EXPECT_EQ(r->Describe(0, "Norway"), "name NOR");
+  EXPECT_EQ(r->Describe(1, "Kenya's mission to the UN"), "role noun KEN");
+}
+
 TEST(Mentions, AStanceNounThatIsACueLeavesItToTheCueStage) {
   auto r = RunStages("Kenya's position is clear, and Norway's support for it is firm.");
   EXPECT_EQ(r->Find(0, "Kenya's position")->kind, MentionKind::kStanceNoun);
