@@ -112,5 +112,14 @@ TEST(Cues, ACompanionSetOffByCommasSharesTheStance) {
                                                    "KEN POSITION_OPPOSE companion of the holder"}));
 }
 
+TEST(Cues, APatronBacksAForceNotAPlan) {
+  auto r = RunStages(
+      "The Kenya-backed political and military force rejected the levy. Norway praised the "
+      "Kenya-backed plan.");
+  EXPECT_TRUE(Held(*r, 0).empty());  // no holder: the force is no actor, and Kenya is its patron
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_SUPPORT subject name",
+                                                   "KEN POSITION_SUPPORT compound (X-backed)"}));
+}
+
 }  // namespace
 }  // namespace stancewire::extraction
