@@ -380,12 +380,14 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     if (!holders.empty() && !compound && holders[0].first >= 0 &&
         mentions[holders[0].first].end < o.begin) {
       // "Chile, together with Peru, proposed ...": a companion set off by commas between the
-      // holder and its cue
+      // holder and its cue; so are partners the holder works with towards it ("Egypt is
+      // coordinating with France and Britain to promote a resolution")
       for (uint32_t j = mentions[holders[0].first].end; j + 3 < o.begin; ++j) {
-        if (t[j].hash != H(",") || t[j + 2].hash != H("with") ||
-            (t[j + 1].hash != H("along") && t[j + 1].hash != H("together"))) {
-          continue;
-        }
+        const uint64_t w = t[j + 1].hash;
+        const bool companion = t[j].hash == H(",") && (w == H("along") || w == H("together"));
+        const bool partner = w == H("working") || w == H("coordinating") || w == H("cooperating") ||
+                             w == H("partnering");
+        if (t[j + 2].hash != H("with") || (!companion && !partner)) continue;
         uint32_t q = j + 3;
         if (t[q].hash == H("the") && q + 1 < o.begin) ++q;
         const int first = v.mention_covering[q - b];

@@ -112,6 +112,15 @@ TEST(Cues, ACompanionSetOffByCommasSharesTheStance) {
                                                    "KEN POSITION_OPPOSE companion of the holder"}));
 }
 
+TEST(Cues, PartnersTheHolderWorksWithShareItsAim) {
+  auto r =
+      RunStages("Chile is coordinating with Peru and Kenya to promote a resolution on the patrol.");
+  EXPECT_EQ(Held(*r, 0),
+            (std::vector<std::string>{"CHL POSITION_SUPPORT subject name",
+                                      "PER POSITION_SUPPORT companion of the holder",
+                                      "KEN POSITION_SUPPORT companion of the holder"}));
+}
+
 TEST(Cues, APatronBacksAForceNotAPlan) {
   auto r = RunStages(
       "The Kenya-backed political and military force rejected the levy. Norway praised the "
