@@ -49,6 +49,18 @@ TEST(Topics, AGenericDescriptionAloneIsNoSharedTopic) {
   EXPECT_EQ(t.dominant, -1);          // but the item keeps a key of its own
 }
 
+TEST(Topics, ClausesAboutHamasLayingDownArmsNameItsDisarmament) {
+  // the Gaza force is named once, the disarmament three times in clause form
+  ItemTopics t = TopicsOf(
+      "Chile said Hamas must disarm before talks on the ISF. Peru warned that Hamas does not "
+      "disarm in time. Kenya pressed for Hamas's full disarmament.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "hamas-disarmament");
+  ItemTopics u = TopicsOf("Norway urged Hezbollah's complete disarmament.");
+  ASSERT_GE(u.dominant, 0);
+  EXPECT_EQ(u.keys[u.dominant].first, "hezbollah-disarmament");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
