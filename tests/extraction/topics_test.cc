@@ -61,6 +61,15 @@ TEST(Topics, ClausesAboutHamasLayingDownArmsNameItsDisarmament) {
   EXPECT_EQ(u.keys[u.dominant].first, "hezbollah-disarmament");
 }
 
+TEST(Topics, AnInternationalForceForHaitiIsTheSecurityMission) {
+  ItemTopics a = TopicsOf("Kenya offered police for an international force to Haiti.");
+  ItemTopics b = TopicsOf("Chile doubted that a mission to Haiti could work.");
+  ASSERT_GE(a.dominant, 0);
+  ASSERT_GE(b.dominant, 0);
+  EXPECT_EQ(a.keys[a.dominant].first, "haiti-multinational-security-support-mission");
+  EXPECT_EQ(b.keys[b.dominant].first, "haiti-multinational-security-support-mission");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
