@@ -70,6 +70,13 @@ TEST(Topics, AnInternationalForceForHaitiIsTheSecurityMission) {
   EXPECT_EQ(b.keys[b.dominant].first, "haiti-multinational-security-support-mission");
 }
 
+TEST(Topics, PeacekeepersForGazaAreTheStabilisationForce) {
+  // as "peacekeepers to Ukraine" is the Ukraine reassurance force
+  ItemTopics t = TopicsOf("Chile will not send peacekeepers to Gaza this year.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "gaza-international-stabilization-force");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
