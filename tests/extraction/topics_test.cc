@@ -49,6 +49,34 @@ TEST(Topics, AGenericDescriptionAloneIsNoSharedTopic) {
   EXPECT_EQ(t.dominant, -1);          // but the item keeps a key of its own
 }
 
+TEST(Topics, ClausesAboutHamasLayingDownArmsNameItsDisarmament) {
+  // the Gaza force is named once, the disarmament three times in clause form
+  ItemTopics t = TopicsOf(
+      "Chile said Hamas must disarm before talks on the ISF. Peru warned that Hamas does not "
+      "disarm in time. Kenya pressed for Hamas's full disarmament.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "hamas-disarmament");
+  ItemTopics u = TopicsOf("Norway urged Hezbollah's complete disarmament.");
+  ASSERT_GE(u.dominant, 0);
+  EXPECT_EQ(u.keys[u.dominant].first, "hezbollah-disarmament");
+}
+
+TEST(Topics, AnInternationalForceForHaitiIsTheSecurityMission) {
+  ItemTopics a = TopicsOf("Kenya offered police for an international force to Haiti.");
+  ItemTopics b = TopicsOf("Chile doubted that a mission to Haiti could work.");
+  ASSERT_GE(a.dominant, 0);
+  ASSERT_GE(b.dominant, 0);
+  EXPECT_EQ(a.keys[a.dominant].first, "haiti-multinational-security-support-mission");
+  EXPECT_EQ(b.keys[b.dominant].first, "haiti-multinational-security-support-mission");
+}
+
+TEST(Topics, PeacekeepersForGazaAreTheStabilisationForce) {
+  // as "peacekeepers to Ukraine" is the Ukraine reassurance force
+  ItemTopics t = TopicsOf("Chile will not send peacekeepers to Gaza this year.");
+  ASSERT_GE(t.dominant, 0);
+  EXPECT_EQ(t.keys[t.dominant].first, "gaza-international-stabilization-force");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
