@@ -2,6 +2,7 @@
 
 #include <unicode/uchar.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -46,10 +47,11 @@ size_t DecodeUtf8(std::string_view text, size_t i, char32_t* cp) {
   return len;
 }
 
-// ASCII word characters by class; 0 = not a word character.
+// ASCII word characters by class; 0 = not a word character. 256 entries, bytes >= 0x80 all 0, so
+// that the letter loop needs no separate ASCII test.
 enum : uint8_t { kUpper = 1, kLower = 2, kDigit = 3 };
 constexpr auto kAsciiClass = [] {
-  std::array<uint8_t, 128> t{};
+  std::array<uint8_t, 256> t{};
   for (int c = 0; c < 128; ++c) {
     t[c] = c >= 'A' && c <= 'Z'   ? kUpper
            : c >= 'a' && c <= 'z' ? kLower
@@ -291,20 +293,23 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     bool has_dot = false;
     bool prev_digit = false;
     while (i < n) {
-      if (u[i] < 0x80 && kAsciiClass[u[i]]) {  // fast path: a run of ASCII letters and digits
+      if (kAsciiClass[u[i]]) {  // fast path: a run of ASCII letters and digits
         // classified and lower-cased in one pass, appended a chunk at a time
+        // ('| 0x20' lower-cases A-Z and leaves a-z and 0-9 as they are)
         char buf[64];
-        size_t len = 0;
-        int run_letters = 0;
+        const size_t run_start = i;
+        const size_t limit = std::min(n, i + sizeof buf);
+        int digits = 0;
         bool lower = false;
         uint8_t cls;
-        while (i < n && len < sizeof buf && u[i] < 0x80 && (cls = kAsciiClass[u[i]]) != 0) {
-          buf[len++] = static_cast<char>(cls == kUpper ? u[i] + 32 : u[i]);
-          run_letters += cls != kDigit;
+        while (i < limit && (cls = kAsciiClass[u[i]]) != 0) {
+          buf[i - run_start] = static_cast<char>(u[i] | 0x20);
+          digits += cls == kDigit;
           lower |= cls == kLower;
           ++i;
         }
-        key.append(buf, len);
+        const int run_letters = static_cast<int>(i - run_start) - digits;
+        key.append(buf, i - run_start);
         letters += run_letters;
         segment_letters += run_letters;
         if (lower) all_upper = false;
