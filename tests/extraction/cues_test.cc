@@ -121,6 +121,16 @@ TEST(Cues, PartnersTheHolderWorksWithShareItsAim) {
                                       "KEN POSITION_SUPPORT companion of the holder"}));
 }
 
+TEST(Cues, AnEvaluationAgainstAPlanIsOpposition) {
+  auto r = RunStages(
+      "Chile and Kenya deem the quota too ambitious. The levy is fundamentally flawed, the "
+      "Norwegian "
+      "foreign minister said.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"KEN POSITION_OPPOSE subject name",
+                                                   "CHL POSITION_OPPOSE conjunct subject name"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE reporter role noun"}));
+}
+
 TEST(Cues, APatronBacksAForceNotAPlan) {
   auto r = RunStages(
       "The Kenya-backed political and military force rejected the levy. Norway praised the "
