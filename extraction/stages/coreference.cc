@@ -21,6 +21,9 @@ struct Antecedents {
   }
 };
 
+// Sentences back that a pronoun without an antecedent in its own sentence may reach.
+constexpr int kPronounReach = 2;
+
 }  // namespace
 
 void ResolveInSentence(const Knowledge& kn, const std::vector<Token>& t, uint32_t b,
@@ -36,7 +39,10 @@ void ResolveInSentence(const Knowledge& kn, const std::vector<Token>& t, uint32_
     for (; scanned < m.begin; ++scanned) quoted ^= t[scanned].hash == H("\"");
     const Antecedents& a = quoted ? all : outside;
     if (m.kind == MentionKind::kPronoun) {
-      m.actor = a.subject_actor >= 0 ? a.subject_actor : d.salient_actor;
+      // "it" reaches back two sentences at most: after a paragraph about the force itself, "It
+      // would depend on US intelligence" is the force, not the state named at the top
+      m.actor = a.subject_actor >= 0 ? a.subject_actor
+                                     : (d.salient_age <= kPronounReach ? d.salient_actor : -1);
       m.antecedent = a.subject_mention;
     } else if (m.kind == MentionKind::kPronounPerson) {
       m.actor = a.person_actor >= 0 ? a.person_actor : d.salient_person_actor;
@@ -122,7 +128,12 @@ void UpdateSalience(const Knowledge& k, int holder_actor, const SentenceMentions
       }
     }
   }
-  if (salient >= 0) d->salient_actor = salient;
+  if (salient >= 0) {
+    d->salient_actor = salient;
+    d->salient_age = 0;
+  } else {
+    ++d->salient_age;
+  }
   for (const auto& m : sm.list) {
     if ((m.person >= 0 || m.names_person) && m.actor >= 0) d->salient_person_actor = m.actor;
   }

@@ -32,6 +32,7 @@ namespace stancewire::extraction {
 // What carries over from one sentence to the next within an item.
 struct Discourse {
   int salient_actor = -1;         // the last sentence's holder (or first subject)
+  int salient_age = 0;            // sentences since salient_actor was last named or held
   int salient_person_actor = -1;  // the state of the last person named
   struct NamedPerson {
     int actor = -1;  // -1: two people of different states share the word

@@ -22,6 +22,14 @@ TEST(Coreference, AcrossSentencesTheSalientActor) {
   EXPECT_EQ(r->Id(r->Find(1, "the country")->actor), "NOR");  // an anaphor
 }
 
+TEST(Coreference, APronounReachesBackTwoSentencesAtMost) {
+  auto r = RunStages(
+      "Norway backed the patrol. The patrol is small. Its ships are old. It has one base. It "
+      "would need more ships.");
+  EXPECT_EQ(r->Id(r->Find(3, "It")->actor), "NOR");  // two sentences after Norway held a stance
+  EXPECT_EQ(r->Id(r->Find(4, "It")->actor), "-");    // three: the patrol, not Norway
+}
+
 TEST(Coreference, TheyStandsForTheList) {
   auto r = RunStages("Kenya and Norway said they would back the plan.");
   const Mention* they = r->Find(0, "they");
