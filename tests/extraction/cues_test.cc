@@ -131,6 +131,13 @@ TEST(Cues, AnEvaluationAgainstAPlanIsOpposition) {
   EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"NOR POSITION_OPPOSE reporter role noun"}));
 }
 
+TEST(Cues, BackInAPhrasalVerbIsNoBacking) {
+  auto r = RunStages("Norway's army pulled back from the border. Kenya backed away from the levy.");
+  for (int si = 0; si < 2; ++si) {
+    for (const auto& a : r->sentences[si].assignments.assigned) EXPECT_TRUE(a.neutral);
+  }
+}
+
 TEST(Cues, APatronBacksAForceNotAPlan) {
   auto r = RunStages(
       "The Kenya-backed political and military force rejected the levy. Norway praised the "
