@@ -86,8 +86,6 @@ bool IsLetter(char32_t cp) {
   return u_isalpha(static_cast<UChar32>(cp));
 }
 
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-
 // Base letters of U+00C0..U+017F, lower-cased; '*' keeps the character as is.
 constexpr char kLatinFold[] =
     "aaaaaaaceeeeiiii"   // U+00C0
@@ -159,26 +157,6 @@ void AppendFolded(char32_t cp, std::string* out) {
 }
 
 }  // namespace
-
-size_t FindInvalidUtf8(std::string_view text) {
-  size_t i = 0;
-  char32_t cp;
-  while (i < text.size()) {
-    if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
-      // ASCII eight bytes at a time: most text is ASCII, and every item is checked.
-      uint64_t w;
-      while (i + 8 <= text.size() && (std::memcpy(&w, text.data() + i, 8), !(w & kHighBits))) {
-        i += 8;
-      }
-      continue;
-    }
-    size_t len = DecodeUtf8(text, i, &cp);
-    if (len == 0) return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
 
 std::string FoldKey(std::string_view raw) {
   std::string out;

@@ -8,10 +8,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace stancewire::extraction {
 
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos when the text is valid.
-size_t FindInvalidUtf8(std::string_view text);
+// The one UTF-8 validator every input path shares (common/utf8.h).
+using stancewire::FindInvalidUtf8;
 
 struct Token {
   uint32_t start = 0;  // byte offsets into the original text
