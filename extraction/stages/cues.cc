@@ -185,6 +185,16 @@ bool PrecededBy(const SentenceView& v, const std::vector<Occurrence>& cues, size
   return false;
 }
 
+// The list of mentions that begins at token q, after an optional "the", within [q, limit):
+// "with Peru and Bolivia", "with the Netherlands and Japan". Empty when no mention begins there or
+// it is a possessive of another's noun.
+std::vector<int> ListBeginningAt(const SentenceView& v, uint32_t q, uint32_t limit) {
+  if (v.t[q].hash == H("the") && q + 1 < limit) ++q;
+  const int first = v.mention_covering[q - v.b];
+  if (first < 0 || v.mentions[first].begin != q || v.mentions[first].possessive_other) return {};
+  return ListFrom(v.t, v.mentions, first);
+}
+
 }  // namespace
 
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
@@ -388,13 +398,8 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
         const bool partner = w == H("working") || w == H("coordinating") || w == H("cooperating") ||
                              w == H("partnering");
         if (t[j + 2].hash != H("with") || (!companion && !partner)) continue;
-        uint32_t q = j + 3;
-        if (t[q].hash == H("the") && q + 1 < o.begin) ++q;
-        const int first = v.mention_covering[q - b];
-        if (first >= 0 && mentions[first].begin == q && !mentions[first].possessive_other) {
-          for (int k : ListFrom(t, mentions, first)) {
-            if (mentions[k].end < o.begin) holders.push_back({k, "companion of the holder"});
-          }
+        for (int k : ListBeginningAt(v, j + 3, o.begin)) {
+          if (mentions[k].end < o.begin) holders.push_back({k, "companion of the holder"});
         }
         break;
       }
@@ -409,12 +414,7 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
     }
     if (!holders.empty() && c.mutual && o.end + 1 < e && t[o.end].hash == H("with")) {
       // "Chile reached a deal with Peru and Bolivia": the partners are parties to it
-      uint32_t q = o.end + 1;
-      if (t[q].hash == H("the") && q + 1 < e) ++q;
-      const int first = v.mention_covering[q - b];
-      if (first >= 0 && mentions[first].begin == q && !mentions[first].possessive_other) {
-        for (int k : ListFrom(t, mentions, first)) holders.push_back({k, "partner in the deal"});
-      }
+      for (int k : ListBeginningAt(v, o.end + 1, e)) holders.push_back({k, "partner in the deal"});
     }
     if (!holders.empty()) cue_held[ci] = 1;
     for (auto& [mk, rule] : holders) {
