@@ -14,21 +14,16 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   std::vector<char> specific;                     // known, a name, or a description with its place
   std::unordered_map<std::string, int> acronyms;  // "isf" -> index of its key
   out->sentence_topic.assign(doc.sentences.size(), -1);
+  out->keys.clear();  // weight, known and specific run parallel to keys
   auto index_of = [&](const std::string& key, std::string_view label) {
-    int found = -1;
-    for (size_t k = 0; k < out->keys.size() && found < 0; ++k) {
-      if (out->keys[k].first == key) found = static_cast<int>(k);
+    for (size_t k = 0; k < out->keys.size(); ++k) {
+      if (out->keys[k].first == key) return static_cast<int>(k);
     }
-    if (found < 0) {
-      out->keys.push_back({key, std::string(label)});
-      found = static_cast<int>(out->keys.size() - 1);
-    }
-    if (weight.size() < out->keys.size()) {
-      weight.resize(out->keys.size(), 0);
-      known.resize(out->keys.size(), 0);
-      specific.resize(out->keys.size(), 0);
-    }
-    return found;
+    out->keys.push_back({key, std::string(label)});
+    weight.push_back(0);
+    known.push_back(0);
+    specific.push_back(0);
+    return static_cast<int>(out->keys.size() - 1);
   };
   for (uint32_t si = 0; si < doc.sentences.size(); ++si) {
     const Sentence& s = doc.sentences[si];
@@ -111,8 +106,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   int best = -1;
   std::pair<bool, int> best_rank{false, 0};
   for (size_t k = 0; k < out->keys.size(); ++k) {
-    const std::pair<bool, int> rank{k < known.size() && known[k],
-                                    k < weight.size() ? weight[k] : 0};
+    const std::pair<bool, int> rank{known[k] != 0, weight[k]};
     if (rank.second > 0 && rank > best_rank) {
       best_rank = rank;
       best = static_cast<int>(k);
