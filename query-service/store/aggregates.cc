@@ -1,6 +1,8 @@
 #include "query-service/store/aggregates.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 namespace stancewire::query {
 namespace {
@@ -82,6 +84,94 @@ grpc::Status CollectConditions(AggregateSource* source, const TopicFilter& topic
     for (auto& entry : c.actors) entry.first = Named(names, entry.first.id);
     std::stable_sort(c.actors.begin(), c.actors.end(),
                      [](const auto& x, const auto& y) { return x.second > y.second; });
+  }
+  std::stable_sort(conditions->begin(), conditions->end(),
+                   [](const ConditionStats& x, const ConditionStats& y) {
+                     return x.stance_count > y.stance_count;
+                   });
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// Only the topic is set: the counters answer.
+bool TopicOnly(const StanceFilter& f) {
+  return f.actor_ids.empty() && f.actor_text.empty() && f.condition.empty() &&
+         f.position == v1::POSITION_UNSPECIFIED && f.outlet.empty() && !f.published_after_nanos &&
+         !f.published_before_nanos && f.speaker.empty() && !f.min_confidence;
+}
+
+ActorRef StanceActor(const v1::Stance& s) {
+  return ActorRef{s.actor().id(), s.actor().name(), s.actor().kind()};
+}
+
+// Calls `each` with every stance matching `filter`, newest first, a page at a time.
+template <typename F>
+grpc::Status ForEachMatching(StanceStore* store, const StanceFilter& filter, F each) {
+  ListOptions options;
+  options.limit = 1000;
+  for (;;) {
+    StancePage page;
+    grpc::Status status = store->List(filter, options, &page);
+    if (!status.ok()) return status;
+    for (auto& s : page.stances) each(std::move(s));
+    if (!page.next) return grpc::Status::OK;
+    options.after = page.next;
+  }
+}
+
+}  // namespace
+
+grpc::Status StanceStore::ListActorsMatching(const StanceFilter& filter,
+                                             std::vector<ActorStats>* actors) {
+  actors->clear();
+  if (TopicOnly(filter)) return ListActors(filter.topic, actors);
+  std::map<std::string, ActorStats> by_id;
+  std::map<std::string, std::map<v1::Position, int64_t>> positions;
+  grpc::Status status = ForEachMatching(this, filter, [&](v1::Stance s) {
+    auto [it, first] = by_id.try_emplace(s.actor().id());
+    ActorStats& a = it->second;
+    ++a.stance_count;
+    ++positions[s.actor().id()][s.position()];
+    if (first) {  // newest first: the first one seen is the latest
+      a.actor = StanceActor(s);
+      a.latest = std::move(s);
+    }
+  });
+  if (!status.ok()) return status;
+  for (auto& [id, a] : by_id) {  // by id, then most stances first (as CollectActors)
+    for (const auto& [position, n] : positions[id]) a.position_counts.emplace_back(position, n);
+    actors->push_back(std::move(a));
+  }
+  std::stable_sort(actors->begin(), actors->end(), [](const ActorStats& x, const ActorStats& y) {
+    return x.stance_count > y.stance_count;
+  });
+  return grpc::Status::OK;
+}
+
+grpc::Status StanceStore::ListConditionsMatching(const StanceFilter& filter,
+                                                 std::vector<ConditionStats>* conditions) {
+  conditions->clear();
+  if (TopicOnly(filter)) return ListConditions(filter.topic, conditions);
+  std::map<std::string, ActorRef> names;  // from each actor's newest matching stance
+  std::map<std::string, std::map<std::string, int64_t>> counts;  // kind -> actor id -> stances
+  grpc::Status status = ForEachMatching(this, filter, [&](v1::Stance s) {
+    const auto kinds = ConditionKinds(s);
+    if (kinds.empty()) return;
+    names.try_emplace(s.actor().id(), StanceActor(s));
+    for (const auto& kind : kinds) ++counts[kind][s.actor().id()];
+  });
+  if (!status.ok()) return status;
+  for (const auto& [kind, by_actor] : counts) {  // by kind, then most stances first
+    ConditionStats c;
+    c.kind = kind;
+    for (const auto& [id, n] : by_actor) {
+      c.actors.emplace_back(names[id], n);
+      c.stance_count += n;
+    }
+    std::stable_sort(c.actors.begin(), c.actors.end(),
+                     [](const auto& x, const auto& y) { return x.second > y.second; });
+    conditions->push_back(std::move(c));
   }
   std::stable_sort(conditions->begin(), conditions->end(),
                    [](const ConditionStats& x, const ConditionStats& y) {

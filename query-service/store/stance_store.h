@@ -132,6 +132,15 @@ class StanceStore {
   virtual grpc::Status ListConditions(const TopicFilter& topic,
                                       std::vector<ConditionStats>* conditions) = 0;
 
+  // ListActors and ListConditions over the stances matching `filter`, with the same order and
+  // meaning. A filter that sets only a topic is answered by the two calls above (the counters);
+  // any other field (speaker, min_confidence, the time window) folds the stances List returns for
+  // `filter`, so the same WHERE builder and indexes select them and every backend agrees with
+  // Matches(). Actors are then named as in their newest matching stance.
+  grpc::Status ListActorsMatching(const StanceFilter& filter, std::vector<ActorStats>* actors);
+  grpc::Status ListConditionsMatching(const StanceFilter& filter,
+                                      std::vector<ConditionStats>* conditions);
+
   // Claims among the stances matching `filter`.
   virtual grpc::Status ListClaims(const StanceFilter& filter, const ClaimOptions& options,
                                   ClaimPage* page) = 0;

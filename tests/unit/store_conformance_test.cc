@@ -709,6 +709,114 @@ TEST_P(StoreConformanceTest, ListConditionsContentsAndOrder) {
   EXPECT_TRUE(conditions.empty());
 }
 
+// ListActors and ListConditions under speaker, min_confidence and the time window count only
+// the stances List returns for the same filter, in the same order as the counters' answer.
+TEST_P(StoreConformanceTest, AggregatesFollowSpeakerConfidenceAndWindow) {
+  auto with = [](v1::Stance s, const std::string& speaker, float confidence) {
+    s.set_speaker(speaker);
+    s.set_confidence(confidence);
+    return s;
+  };
+  const std::vector<v1::Stance> all = {
+      with(With(MakeStance("a1", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 100,
+                           {{"UN_MANDATE", "x"}}),
+                "t1", "Force", ""),
+           "Hakan Fidan", 0.9f),
+      with(
+          With(MakeStance("a2", "AZE", "Azerbaijan", v1::POSITION_SUPPORT, 200), "t1", "Force", ""),
+          "Hakan Fidan", 0.5f),
+      with(With(MakeStance("a3", "AZE", "Azerbaijan", v1::POSITION_OPPOSE, 300,
+                           {{"CEASEFIRE", "y"}}),
+                "t2", "Other", ""),
+           "Jeyhun Bayramov", 0.8f),
+      with(With(MakeStance("t1", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 150,
+                           {{"UN_MANDATE", "z"}, {"CEASEFIRE", "w"}}),
+                "t1", "Force", ""),
+           "Hakan Fidan", 0.7f),
+      with(With(MakeStance("e1", "EGY", "Egypt", v1::POSITION_SUPPORT, 250, {{"UN_MANDATE", "v"}}),
+                "t1", "Force", ""),
+           "", 0.95f)};
+  Put(all);
+  auto ids_of = [](const std::vector<ActorStats>& actors) {
+    std::vector<std::string> ids;
+    for (const auto& a : actors) ids.push_back(a.actor.id + ":" + std::to_string(a.stance_count));
+    return ids;
+  };
+  std::vector<ActorStats> actors;
+  StanceFilter f;
+  f.speaker = "hakan fidan";
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  EXPECT_EQ(ids_of(actors), (std::vector<std::string>{"AZE:2", "TUR:1"}));
+  ASSERT_EQ(actors.size(), 2u);
+  EXPECT_EQ(actors[0].actor.name, "Azerbaijan");
+  EXPECT_EQ(actors[0].latest.id(), "a2");  // a3 is Bayramov's
+  EXPECT_EQ(actors[0].position_counts,
+            (std::vector<std::pair<v1::Position, int64_t>>{{v1::POSITION_SUPPORT, 1},
+                                                           {v1::POSITION_CONDITIONAL, 1}}));
+  f.min_confidence = 0.7f;  // inclusive: t1 (0.7) passes, a2 (0.5) does not
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  EXPECT_EQ(ids_of(actors), (std::vector<std::string>{"AZE:1", "TUR:1"}));
+  EXPECT_EQ(actors[0].latest.id(), "a1");
+  f = {};
+  f.min_confidence = 0.75f;
+  f.topic = "t1";
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  EXPECT_EQ(ids_of(actors), (std::vector<std::string>{"AZE:1", "EGY:1"}));
+  f = {};
+  f.published_after_nanos = int64_t{150} * 1000000000;  // [150 s, 300 s)
+  f.published_before_nanos = int64_t{300} * 1000000000;
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  EXPECT_EQ(ids_of(actors), (std::vector<std::string>{"AZE:1", "EGY:1", "TUR:1"}));
+  f.speaker = "nobody";
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  EXPECT_TRUE(actors.empty());
+
+  // Every stance passes: the fold gives what the counters give.
+  std::vector<ActorStats> counted;
+  ASSERT_TRUE(store_->ListActors("", &counted).ok());
+  f = {};
+  f.min_confidence = 0.01f;
+  ASSERT_TRUE(store_->ListActorsMatching(f, &actors).ok());
+  ASSERT_EQ(ids_of(actors), ids_of(counted));
+  for (size_t i = 0; i < actors.size(); ++i) {
+    EXPECT_EQ(actors[i].position_counts, counted[i].position_counts);
+    EXPECT_EQ(actors[i].latest.id(), counted[i].latest.id());
+    EXPECT_EQ(actors[i].actor.name, counted[i].actor.name);
+  }
+
+  auto kinds_of = [](const std::vector<ConditionStats>& conditions) {
+    std::vector<std::string> out;
+    for (const auto& c : conditions) {
+      std::string line = c.kind + ":" + std::to_string(c.stance_count);
+      for (const auto& [actor, n] : c.actors) line += " " + actor.id + "=" + std::to_string(n);
+      out.push_back(line);
+    }
+    return out;
+  };
+  std::vector<ConditionStats> conditions;
+  f = {};
+  f.speaker = "Hakan Fidan";
+  ASSERT_TRUE(store_->ListConditionsMatching(f, &conditions).ok());
+  EXPECT_EQ(kinds_of(conditions),
+            (std::vector<std::string>{"UN_MANDATE:2 AZE=1 TUR=1", "CEASEFIRE:1 TUR=1"}));
+  ASSERT_FALSE(conditions.empty());
+  EXPECT_EQ(conditions[0].actors[0].first.name, "Azerbaijan");
+  f = {};
+  f.min_confidence = 0.8f;
+  ASSERT_TRUE(store_->ListConditionsMatching(f, &conditions).ok());
+  EXPECT_EQ(kinds_of(conditions),
+            (std::vector<std::string>{"UN_MANDATE:2 AZE=1 EGY=1", "CEASEFIRE:1 AZE=1"}));
+  f.published_before_nanos = int64_t{250} * 1000000000;
+  ASSERT_TRUE(store_->ListConditionsMatching(f, &conditions).ok());
+  EXPECT_EQ(kinds_of(conditions), (std::vector<std::string>{"UN_MANDATE:1 AZE=1"}));
+  std::vector<ConditionStats> all_counted;
+  ASSERT_TRUE(store_->ListConditions("", &all_counted).ok());
+  f = {};
+  f.min_confidence = 0.01f;
+  ASSERT_TRUE(store_->ListConditionsMatching(f, &conditions).ok());
+  EXPECT_EQ(kinds_of(conditions), kinds_of(all_counted));
+}
+
 TEST_P(StoreConformanceTest, ListClaimsGroupsCountsAndOrders) {
   auto claim = [](const std::string& id, const std::string& actor, v1::Position p, int64_t t,
                   const std::string& outlet,
