@@ -217,13 +217,13 @@ grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request
   if (auto s = CheckPageSize(request.page_size(), kDefaultAggregatePageSize, &limit); !s.ok()) {
     return s;
   }
-  TopicFilter topic;
-  if (auto s = ReadTopic(request.topic(), &topic); !s.ok()) return s;
+  StanceFilter filter;
+  if (auto s = ReadAggregateFilter(request, actors_, &filter); !s.ok()) return s;
   const std::string fingerprint = Fingerprint("ListActors", request);
   std::optional<PageState> state;
   if (auto s = DecodeToken(request.page_token(), fingerprint, &state); !s.ok()) return s;
   std::vector<ActorStats> actors;
-  grpc::Status status = store_->ListActors(topic, &actors);
+  grpc::Status status = store_->ListActorsMatching(filter, &actors);
   if (!status.ok()) return status;
   const size_t offset = state ? static_cast<size_t>(std::max<int64_t>(0, state->offset)) : 0;
   size_t end = std::min(actors.size(), offset + static_cast<size_t>(limit));
@@ -256,10 +256,10 @@ grpc::Status QueryServiceImpl::DoListActors(const v1::ListActorsRequest& request
 
 grpc::Status QueryServiceImpl::DoListConditions(const v1::ListConditionsRequest& request,
                                                 v1::ListConditionsResponse* response) {
-  TopicFilter topic;
-  if (auto s = ReadTopic(request.topic(), &topic); !s.ok()) return s;
+  StanceFilter filter;
+  if (auto s = ReadAggregateFilter(request, actors_, &filter); !s.ok()) return s;
   std::vector<ConditionStats> conditions;
-  grpc::Status status = store_->ListConditions(topic, &conditions);
+  grpc::Status status = store_->ListConditionsMatching(filter, &conditions);
   if (!status.ok()) return status;
   for (const auto& c : conditions) {
     auto* out = response->add_conditions();
@@ -332,6 +332,8 @@ grpc::Status QueryServiceImpl::DoGetActorTimeline(const v1::GetActorTimelineRequ
       StanceFilter before;
       before.actor_ids = {stance.actor().id()};
       before.topic = stance.topic();
+      before.speaker = filter.speaker;  // the previous stance that passes the same filters
+      before.min_confidence = filter.min_confidence;
       ListOptions back;
       back.limit = 20;
       back.after = StanceCursor{TimestampNanos(stance.published()), stance.id()};

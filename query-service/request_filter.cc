@@ -122,7 +122,29 @@ grpc::Status ReadStanceFields(const Request& r, const extraction::ActorDictionar
   return TimeBounds(r, filter);
 }
 
+// ListActors and ListConditions: the fields they share with ListStances, read the same way.
+template <typename Request>
+grpc::Status ReadAggregateFields(const Request& r, const extraction::ActorDictionary* actors,
+                                 StanceFilter* filter) {
+  if (auto s = CheckFilterTextImpl("speaker", r.speaker()); !s.ok()) return s;
+  if (auto s = CheckTopic(r.topic()); !s.ok()) return s;
+  if (auto s = MinConfidence(r.min_confidence(), filter); !s.ok()) return s;
+  ResolveSpeaker(r.speaker(), actors, filter);
+  filter->topic = r.topic();
+  return TimeBounds(r, filter);
+}
+
 }  // namespace
+
+grpc::Status ReadAggregateFilter(const v1::ListActorsRequest& request,
+                                 const extraction::ActorDictionary* actors, StanceFilter* filter) {
+  return ReadAggregateFields(request, actors, filter);
+}
+
+grpc::Status ReadAggregateFilter(const v1::ListConditionsRequest& request,
+                                 const extraction::ActorDictionary* actors, StanceFilter* filter) {
+  return ReadAggregateFields(request, actors, filter);
+}
 
 grpc::Status ReadFilter(const v1::ListStancesRequest& request,
                         const extraction::ActorDictionary* actors, StanceFilter* filter) {
@@ -145,8 +167,11 @@ grpc::Status ReadTimelineFilter(const v1::GetActorTimelineRequest& request,
     return Invalid("actor is required: an actor id, name or any alias (\"AZE\", \"Baku\")");
   }
   if (auto s = CheckFilterTextImpl("actor", request.actor()); !s.ok()) return s;
+  if (auto s = CheckFilterTextImpl("speaker", request.speaker()); !s.ok()) return s;
   if (auto s = CheckTopic(request.topic()); !s.ok()) return s;
+  if (auto s = MinConfidence(request.min_confidence(), filter); !s.ok()) return s;
   ResolveActor(request.actor(), actors, filter);
+  ResolveSpeaker(request.speaker(), actors, filter);
   filter->topic = request.topic();
   return grpc::Status::OK;
 }

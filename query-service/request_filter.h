@@ -29,12 +29,19 @@ grpc::Status ReadFilter(const v1::ListClaimsRequest& request,
 grpc::Status ReadFilter(const v1::WatchStancesRequest& request,
                         const extraction::ActorDictionary* actors, StanceFilter* filter);
 
-// GetActorTimeline: its actor (required) and topic; its window comes from ReadTimeWindow.
+// GetActorTimeline: its actor (required), topic, speaker and min_confidence; its window comes from
+// ReadTimeWindow.
 grpc::Status ReadTimelineFilter(const v1::GetActorTimelineRequest& request,
                                 const extraction::ActorDictionary* actors, StanceFilter* filter);
 grpc::Status ReadTimeWindow(const v1::GetActorTimelineRequest& request, StanceFilter* filter);
 
-// ListActors and ListConditions: a topic filter alone.
+// ListActors and ListConditions: topic, speaker, min_confidence and the time window.
+grpc::Status ReadAggregateFilter(const v1::ListActorsRequest& request,
+                                 const extraction::ActorDictionary* actors, StanceFilter* filter);
+grpc::Status ReadAggregateFilter(const v1::ListConditionsRequest& request,
+                                 const extraction::ActorDictionary* actors, StanceFilter* filter);
+
+// A topic filter alone.
 grpc::Status ReadTopic(const std::string& topic, TopicFilter* filter);
 
 // A free-text filter field: at most kMaxFilterBytes, and not blank.

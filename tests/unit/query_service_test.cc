@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "common/grpc_server.h"
 #include "query-service/store/sqlite/sqlite_stance_store.h"
@@ -491,6 +492,120 @@ TEST_F(QueryServiceTest, ListConditionsCountsStancesAndActors) {
   std::set<std::string> kinds;
   for (const auto& c : response.conditions()) kinds.insert(c.kind());
   EXPECT_EQ(kinds, (std::set<std::string>{"UN_MANDATE", "CLEAR_MANDATE"}));
+}
+
+// ListActors, ListConditions and GetActorTimeline read speaker and min_confidence as ListStances
+// does (any form of a known person, the same bounds and messages), and their tokens are bound to
+// them.
+TEST_F(QueryServiceTest, AggregatesAndTimelineTakeSpeakerAndMinConfidence) {
+  v1::Stance t3 = Rich("t3", "TUR", "Turkey", v1::POSITION_CONDITIONAL, 5000, "Anadolu",
+                       {{"UN_MANDATE", "a Security Council mandate"}});
+  t3.set_speaker("Hakan Fidan");
+  t3.set_confidence(0.8f);
+  v1::Stance a5 = Rich("a5", "AZE", "Azerbaijan", v1::POSITION_CONDITIONAL, 6000, "APA",
+                       {{"UN_MANDATE", "UN backing"}});
+  a5.set_speaker("Hakan Fidan");
+  a5.set_confidence(0.9f);
+  ASSERT_TRUE(store_->Upsert({t3, a5}).ok());
+  auto actors = [&](const v1::ListActorsRequest& r) {
+    v1::ListActorsResponse response;
+    auto status = service_->DoListActors(r, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> out;
+    for (const auto& a : response.actors()) {
+      out.push_back(a.actor().id() + ":" + std::to_string(a.stance_count()) + ":" +
+                    a.latest().id());
+    }
+    return out;
+  };
+  v1::ListActorsRequest r;
+  EXPECT_EQ(actors(r), (IdList{"AZE:5:a5", "TUR:3:t3", "IDN:1:i1"}));
+  r.set_speaker("fidan");
+  EXPECT_EQ(actors(r), (IdList{"AZE:1:a5", "TUR:1:t3"}));
+  r.set_min_confidence(0.85f);
+  EXPECT_EQ(actors(r), IdList{"AZE:1:a5"});
+  r = {};
+  *r.mutable_published_before() = TimeUtil::SecondsToTimestamp(2000);  // a1, t1
+  EXPECT_EQ(actors(r), (IdList{"AZE:1:a1", "TUR:1:t1"}));
+
+  v1::ListConditionsRequest c;
+  c.set_speaker("Hakan Fidan");
+  v1::ListConditionsResponse conditions;
+  ASSERT_TRUE(service_->DoListConditions(c, &conditions).ok());
+  ASSERT_EQ(conditions.conditions_size(), 1);
+  EXPECT_EQ(conditions.conditions(0).kind(), "UN_MANDATE");
+  EXPECT_EQ(conditions.conditions(0).stance_count(), 2);
+  c.set_min_confidence(0.85f);
+  conditions.Clear();
+  ASSERT_TRUE(service_->DoListConditions(c, &conditions).ok());
+  ASSERT_EQ(conditions.conditions_size(), 1);
+  ASSERT_EQ(conditions.conditions(0).actors_size(), 1);
+  EXPECT_EQ(conditions.conditions(0).actors(0).actor().name(), "Azerbaijan");
+
+  // Azerbaijan as voiced by Fidan: one stance, compared with no earlier one of his (a4, unvoiced,
+  // would mark CLEAR_MANDATE removed).
+  v1::GetActorTimelineRequest t;
+  t.set_actor("Baku");
+  t.set_speaker("Fidan");
+  v1::GetActorTimelineResponse timeline;
+  ASSERT_TRUE(service_->DoGetActorTimeline(t, &timeline).ok());
+  ASSERT_EQ(timeline.entries_size(), 1);
+  EXPECT_EQ(timeline.entries(0).stance().id(), "a5");
+  EXPECT_EQ(timeline.entries(0).previous_position(), v1::POSITION_UNSPECIFIED);
+  EXPECT_FALSE(timeline.entries(0).conditions_changed());
+  t.set_min_confidence(0.95f);
+  timeline.Clear();
+  ASSERT_TRUE(service_->DoGetActorTimeline(t, &timeline).ok());
+  EXPECT_EQ(timeline.entries_size(), 0);
+
+  // The same refusals as ListStances.
+  for (const auto& [confidence, speaker, words] :
+       std::vector<std::tuple<float, std::string, std::string>>{
+           {1.5f, "", "min_confidence is 1.5"},
+           {-0.1f, "", "it must be in [0, 1]"},
+           {std::nanf(""), "", "min_confidence is nan"},
+           {0.0f, " ", "speaker is blank"}}) {
+    v1::ListActorsRequest la;
+    la.set_min_confidence(confidence);
+    la.set_speaker(speaker);
+    v1::ListConditionsRequest lc;
+    lc.set_min_confidence(confidence);
+    lc.set_speaker(speaker);
+    v1::GetActorTimelineRequest gt;
+    gt.set_actor("AZE");
+    gt.set_min_confidence(confidence);
+    gt.set_speaker(speaker);
+    v1::ListActorsResponse a;
+    v1::ListConditionsResponse l;
+    v1::GetActorTimelineResponse g;
+    for (const grpc::Status& status :
+         {service_->DoListActors(la, &a), service_->DoListConditions(lc, &l),
+          service_->DoGetActorTimeline(gt, &g)}) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << words;
+      EXPECT_NE(status.error_message().find(words), std::string::npos) << status.error_message();
+    }
+  }
+
+  // A token is bound to the speaker and confidence it was issued for.
+  v1::ListActorsRequest paged;
+  paged.set_speaker("Fidan");
+  paged.set_page_size(1);
+  v1::ListActorsResponse page;
+  ASSERT_TRUE(service_->DoListActors(paged, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  paged.set_page_token(page.next_page_token());
+  page.Clear();
+  ASSERT_TRUE(service_->DoListActors(paged, &page).ok());
+  ASSERT_EQ(page.actors_size(), 1);
+  EXPECT_EQ(page.actors(0).actor().id(), "TUR");
+  for (auto edit : std::vector<std::function<void(v1::ListActorsRequest*)>>{
+           [](auto* q) { q->clear_speaker(); }, [](auto* q) { q->set_min_confidence(0.5f); }}) {
+    v1::ListActorsRequest other = paged;
+    edit(&other);
+    auto status = service_->DoListActors(other, &page);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("different filters"), std::string::npos);
+  }
 }
 
 TEST_F(QueryServiceTest, TimelineMarksPositionAndConditionChanges) {
