@@ -275,8 +275,8 @@ class QueryApiTest(unittest.TestCase):
         for data in self.documented("ListActors"):
             with self.subTest(request=data):
                 req = json.loads(data)
-                topic_req = {"topic": req["topic"]} if req.get("topic") else {}
-                chosen = [s for s in STANCES if matches(s, topic_req)]
+                chosen = [s for s in STANCES if matches(s, req)]
+                self.assertTrue(chosen, f"README request {data} matches no test stance")
                 r = self.client.call("stancewire.v1.QueryService/ListActors", data)
                 got = {a["actor"]["id"]: a for a in r.get("actors", [])}
                 self.assertEqual(set(got), {s.actor.id for s in chosen})
@@ -296,7 +296,7 @@ class QueryApiTest(unittest.TestCase):
         for data in self.documented("ListConditions"):
             with self.subTest(request=data):
                 req = json.loads(data)
-                chosen = [s for s in STANCES if matches(s, {"topic": req.get("topic", "")})]
+                chosen = [s for s in STANCES if matches(s, req)]
                 r = self.client.call("stancewire.v1.QueryService/ListConditions", data)
                 got = {c["kind"]: c for c in r.get("conditions", [])}
                 expected_kinds = {k for s in chosen for k in kinds(s)}
@@ -392,6 +392,69 @@ class QueryApiTest(unittest.TestCase):
                 self.assertEqual([m.id for m in received], expected)
 
     # --- beyond the README ---
+
+    def test_aggregates_follow_speaker_confidence_and_window(self):
+        """ListActors, ListConditions and GetActorTimeline agree with ListStances' filters."""
+        call = self.client.call
+        for req in ({"speaker": "Fidan"}, {"speaker": "Jeyhun Bayramov", "topic": GAZA},
+                    {"min_confidence": 0.8}, {"topic": "stabilisation", "min_confidence": 0.9},
+                    {"published_after": "2025-10-17T00:00:00Z",
+                     "published_before": "2025-10-21T00:00:00Z"}):
+            with self.subTest(request=req):
+                chosen = [s for s in STANCES if matches(s, req)]
+                self.assertTrue(chosen)
+                self.assertLess(len(chosen), len(STANCES))  # the filter does select
+                r = call("stancewire.v1.QueryService/ListActors", json.dumps(req))
+                by_actor = {}
+                for s in newest_first(chosen):
+                    by_actor.setdefault(s.actor.id, []).append(s)
+                expected = sorted(((id_, len(mine), mine[0].id) for id_, mine in by_actor.items()),
+                                  key=lambda e: (-e[1], e[0]))
+                self.assertEqual([(a["actor"]["id"], a["stanceCount"], a["latest"]["id"])
+                                  for a in r.get("actors", [])], expected)
+                self.assertEqual(r.get("totalSize", 0), len(expected))
+                r = call("stancewire.v1.QueryService/ListConditions", json.dumps(req))
+                expected = {}
+                for s in chosen:
+                    for k in set(kinds(s)):
+                        expected.setdefault(k, {}).setdefault(s.actor.id, 0)
+                        expected[k][s.actor.id] += 1
+                self.assertEqual({c["kind"]: {a["actor"]["id"]: a["count"] for a in c["actors"]}
+                                  for c in r.get("conditions", [])}, expected)
+                for c in r.get("conditions", []):
+                    self.assertEqual(c["stanceCount"], sum(expected[c["kind"]].values()))
+        # Azerbaijan's timeline as voiced by Bayramov: one stance, compared with none of his.
+        r = call("stancewire.v1.QueryService/GetActorTimeline",
+                 json.dumps({"actor": "Baku", "speaker": "Bayramov"}))
+        self.assertEqual([e["stance"]["id"] for e in r["entries"]],
+                         [s.id for s in STANCES if s.actor.id == "AZE" and s.speaker])
+        self.assertNotIn("previousPosition", r["entries"][0])
+        self.assertNotIn("addedConditions", r["entries"][0])
+        r = call("stancewire.v1.QueryService/GetActorTimeline",
+                 json.dumps({"actor": "Baku", "min_confidence": 0.8}))
+        self.assertEqual([e["stance"]["id"] for e in r["entries"]],
+                         [s.id for s in sorted(STANCES, key=lambda s: nanos(s.published))
+                          if s.actor.id == "AZE" and s.confidence >= 0.8])
+        # The same refusals as ListStances, and tokens bound to the new filters.
+        for method, extra in (("ListActors", {}), ("ListConditions", {}),
+                              ("GetActorTimeline", {"actor": "Baku"})):
+            for bad, words in (({"min_confidence": 1.5}, "min_confidence is 1.5"),
+                               ({"min_confidence": -0.5}, "it must be in [0, 1]"),
+                               ({"speaker": "  "}, "speaker is blank")):
+                with self.subTest(method=method, request=bad):
+                    with self.assertRaises(grpc.RpcError) as e:
+                        call(f"stancewire.v1.QueryService/{method}", json.dumps(dict(extra, **bad)))
+                    self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                    self.assertIn(words, e.exception.details())
+        first = call("stancewire.v1.QueryService/ListActors",
+                     json.dumps({"page_size": 1, "min_confidence": 0.8}))
+        self.assertTrue(first.get("nextPageToken"))
+        with self.assertRaises(grpc.RpcError) as e:
+            call("stancewire.v1.QueryService/ListActors",
+                 json.dumps({"page_size": 1, "min_confidence": 0.9,
+                             "page_token": first["nextPageToken"]}))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("different filters", e.exception.details())
 
     def test_bad_requests_get_precise_status_codes(self):
         call = self.client.call
