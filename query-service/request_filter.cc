@@ -180,12 +180,6 @@ grpc::Status ReadTimeWindow(const v1::GetActorTimelineRequest& request, StanceFi
   return TimeBounds(request, filter);
 }
 
-grpc::Status ReadTopic(const std::string& topic, TopicFilter* filter) {
-  if (auto s = CheckTopic(topic); !s.ok()) return s;
-  *filter = topic;
-  return grpc::Status::OK;
-}
-
 grpc::Status CheckFilterText(const char* field, const std::string& value) {
   return CheckFilterTextImpl(field, value);
 }

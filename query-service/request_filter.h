@@ -41,9 +41,6 @@ grpc::Status ReadAggregateFilter(const v1::ListActorsRequest& request,
 grpc::Status ReadAggregateFilter(const v1::ListConditionsRequest& request,
                                  const extraction::ActorDictionary* actors, StanceFilter* filter);
 
-// A topic filter alone.
-grpc::Status ReadTopic(const std::string& topic, TopicFilter* filter);
-
 // A free-text filter field: at most kMaxFilterBytes, and not blank.
 grpc::Status CheckFilterText(const char* field, const std::string& value);
 
