@@ -47,6 +47,7 @@ void AnalyseSentence(const Knowledge& k, uint32_t si, const Trace& trace, ItemAn
   AttachConditions(view, a->cues, a->assignments, a->conditions, st->explain, trace, &a->attached);
   EmitContributions(view, si, a->cues, a->assignments, &a->attached, &st->contributions);
   UpdateSalience(k, a->assignments.FirstHolder(), a->mentions, &st->discourse);
+  LearnLists(k, t, a->mentions, &st->discourse);
 }
 
 namespace {

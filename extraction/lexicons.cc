@@ -227,6 +227,26 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
           }
           return "";
         }
+        if (c == "NUMBER") {
+          for (std::string_view w : SplitOn(f[1], '|')) {
+            const size_t eq = w.find('=');
+            uint32_t value = 0;
+            if (eq != std::string_view::npos) {
+              for (char ch : w.substr(eq + 1)) {
+                if (ch < '0' || ch > '9' || value > 1000) {
+                  value = 0;
+                  break;
+                }
+                value = value * 10 + static_cast<uint32_t>(ch - '0');
+              }
+            }
+            if (eq == 0 || value < 2)
+              return "expected word=NUMBER with a number of at least 2, got '" + std::string(w) +
+                     "'";
+            *number_words.FindOrInsert(HashKey(FoldKey(w.substr(0, eq)))) = value;
+          }
+          return "";
+        }
         if (c == "NONHOLDER_ACTOR") {
           for (std::string_view w : SplitOn(f[1], '|')) nonholder_actors.insert(std::string(w));
           return "";
@@ -253,6 +273,17 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
           *word_classes.FindOrInsert(HashKey(FoldKey(w))) |= bit;
         return "";
       });
+}
+
+uint32_t Lexicons::NumberAt(const Token& t) const {
+  if (const uint32_t* v = number_words.Find(t.hash)) return *v;
+  if (t.key.empty() || t.key.size() > 3) return 0;  // "27" counts a list; "2025" is a year
+  uint32_t value = 0;
+  for (char ch : t.key) {
+    if (ch < '0' || ch > '9') return 0;
+    value = value * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  return value;
 }
 
 std::string Lexicons::LoadAbbreviations(const std::string& path) {

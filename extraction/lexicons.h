@@ -111,6 +111,10 @@ class Lexicons {
     }
   }
   FlatMap64 word_classes;
+  // NUMBER words of function_words.tsv and their values: "eight" -> 8
+  FlatMap64 number_words;
+  // The number a token spells ("eight", "8"), 0 when none.
+  uint32_t NumberAt(const Token& t) const;
   // Marks the first tokens of a matcher's phrases with `bit` in word_classes.
   void MarkStarts(const PhraseMatcher& m, uint32_t bit) {
     for (uint64_t h : m.first_hashes()) *word_classes.FindOrInsert(h) |= bit;

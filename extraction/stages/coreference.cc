@@ -23,6 +23,51 @@ struct Antecedents {
 
 // Sentences back that a pronoun without an antecedent in its own sentence may reach.
 constexpr int kPronounReach = 2;
+// Sentences back that a counted group may reach (the lists of the last four): its number, not
+// recency, picks the list.
+constexpr int kGroupReach = 4;
+constexpr size_t kMaxLists = 8;
+
+bool ListMember(const Knowledge& kn, const Mention& m) {
+  return m.actor >= 0 && kn.Holdable(m.actor) &&
+         (m.kind == MentionKind::kName || m.kind == MentionKind::kMetonym ||
+          m.kind == MentionKind::kRole || m.kind == MentionKind::kPerson);
+}
+
+// The lists of two or more distinct holdable actors among mentions [0, end), in text order.
+std::vector<std::vector<int>> ListsBefore(const Knowledge& kn, const std::vector<Token>& t,
+                                          const std::vector<Mention>& mentions, size_t end) {
+  std::vector<std::vector<int>> out;
+  for (size_t s = 0; s < end; ++s) {
+    if (!ListMember(kn, mentions[s])) continue;
+    if (s > 0 && ListSeparated(t, mentions[s - 1].end, mentions[s].begin)) continue;  // inside
+    std::vector<int> actors;
+    size_t last = s;
+    for (int k : ListFrom(t, mentions, static_cast<int>(s))) {
+      if (static_cast<size_t>(k) >= end || !ListMember(kn, mentions[k])) break;
+      last = k;
+      if (std::find(actors.begin(), actors.end(), mentions[k].actor) == actors.end())
+        actors.push_back(mentions[k].actor);
+    }
+    if (actors.size() >= 2) out.push_back(std::move(actors));
+    s = last;
+  }
+  return out;
+}
+
+// The actors a counted group stands for, empty when no list of that size is in reach.
+std::vector<int> GroupFor(const Knowledge& kn, const std::vector<Token>& t,
+                          const std::vector<Mention>& mentions, size_t k, const Discourse& d) {
+  const size_t n = mentions[k].group_size;
+  std::vector<std::vector<int>> here = ListsBefore(kn, t, mentions, k);
+  for (auto it = here.rbegin(); it != here.rend(); ++it) {
+    if (it->size() == n) return *it;
+  }
+  for (auto it = d.lists.rbegin(); it != d.lists.rend(); ++it) {
+    if (it->actors.size() == n && it->age < kGroupReach) return it->actors;
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -51,6 +96,13 @@ void ResolveInSentence(const Knowledge& kn, const std::vector<Token>& t, uint32_
       // actor of the previous sentence
       m.actor = a.subject_actor >= 0 ? a.subject_actor : a.any_actor;
       if (m.actor < 0) m.actor = d.salient_actor;
+    } else if (m.kind == MentionKind::kGroupAnaphor) {
+      std::vector<int> group = GroupFor(kn, t, mentions, k, d);
+      if (!group.empty()) {
+        m.actor = group[0];
+        m.group = static_cast<int>(sm->groups.size());
+        sm->groups.push_back(std::move(group));
+      }
     }
     all.Add(kn, m, static_cast<int>(k));
     if (!quoted) outside.Add(kn, m, static_cast<int>(k));
@@ -117,6 +169,17 @@ void LearnNames(const Document& doc, const SentenceMentions& sm, Discourse* d) {
   }
 }
 
+void LearnLists(const Knowledge& k, const std::vector<Token>& t, const SentenceMentions& sm,
+                Discourse* d) {
+  for (auto& l : d->lists) ++l.age;
+  d->lists.erase(std::remove_if(d->lists.begin(), d->lists.end(),
+                                [](const Discourse::NamedList& l) { return l.age >= kGroupReach; }),
+                 d->lists.end());
+  for (std::vector<int>& actors : ListsBefore(k, t, sm.list, sm.list.size()))
+    d->lists.push_back({std::move(actors), 0});
+  if (d->lists.size() > kMaxLists) d->lists.erase(d->lists.begin(), d->lists.end() - kMaxLists);
+}
+
 void UpdateSalience(const Knowledge& k, int holder_actor, const SentenceMentions& sm,
                     Discourse* d) {
   int salient = holder_actor;
@@ -145,7 +208,8 @@ void TraceCoreference(const Trace& trace, const Knowledge& k, const Document& do
   auto id = [&](int actor) { return actor >= 0 ? k.actors.record(actor).id.c_str() : "-"; };
   for (const Mention& m : sm.list) {
     if (m.kind != MentionKind::kPronoun && m.kind != MentionKind::kPronounPerson &&
-        m.kind != MentionKind::kPronounSpeaker && m.kind != MentionKind::kAnaphor) {
+        m.kind != MentionKind::kPronounSpeaker && m.kind != MentionKind::kAnaphor &&
+        m.kind != MentionKind::kGroupAnaphor) {
       continue;
     }
     const std::string text(doc.Bytes(m.begin, m.end));
@@ -153,6 +217,10 @@ void TraceCoreference(const Trace& trace, const Knowledge& k, const Document& do
     if (m.antecedent >= 0) {
       const Mention& a = sm.list[m.antecedent];
       antecedent = " (antecedent [" + std::string(doc.Bytes(a.begin, a.end)) + "])";
+    }
+    if (m.group >= 0) {
+      for (size_t i = 1; i < sm.groups[m.group].size(); ++i)
+        antecedent += std::string(i == 1 ? " and " : ", ") + id(sm.groups[m.group][i]);
     }
     trace.Line("coreference", "[%s] %s -> %s%s", text.c_str(), MentionRule(m.kind), id(m.actor),
                antecedent.c_str());

@@ -6,7 +6,9 @@
 //   stands for as its antecedent); "he" / "she" -> the last person's state, else the salient
 //   person's; an anaphor ("the kingdom", "its foreign minister") -> the last subject, else the
 //   last holdable actor named in the sentence, else the salient actor. Outside a quotation,
-//   mentions inside one are no antecedents ("'... sidelines Egypt,' the ministry said").
+//   mentions inside one are no antecedents ("'... sidelines Egypt,' the ministry said"). A
+//   counted group ("the eight participating countries") -> the last list of exactly that many
+//   actors, in the sentence before it, else among the lists of the last four sentences.
 // - ResolveQuotedSpeakers, after the reporting clauses: a quoted first-person pronoun ("We will
 //   not ...," the minister said) stands for the first reporter that names an actor.
 // - ResolveNames / LearnNames, right after the mention stage: a person the item has named in
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "extraction/clause_structure.h"
 #include "extraction/stages/clauses.h"
 #include "extraction/stages/knowledge.h"
 #include "extraction/stages/mentions.h"
@@ -39,6 +42,13 @@ struct Discourse {
     int person = -1;
   };
   std::unordered_map<uint64_t, NamedPerson> names;  // by the hash of a name's last word
+  // Lists of two or more actors named in the last sentences, oldest first: what "the eight
+  // participating countries" counts back to.
+  struct NamedList {
+    std::vector<int> actors;
+    int age = 0;  // sentences since it was named
+  };
+  std::vector<NamedList> lists;
 };
 
 // Adds a person mention for each word of sentence [b, e) outside mentions that is the last word
@@ -53,6 +63,10 @@ void ResolveInSentence(const Knowledge& k, const std::vector<Token>& t, uint32_t
                        const Discourse& d, SentenceMentions* m);
 
 void ResolveQuotedSpeakers(const Clauses& c, SentenceMentions* m);
+
+// Ages the remembered lists and adds the sentence's own lists of two or more actors.
+void LearnLists(const Knowledge& k, const std::vector<Token>& t, const SentenceMentions& m,
+                Discourse* d);
 
 // holder_actor: the actor of the sentence's first non-neutral holder, -1 when none.
 void UpdateSalience(const Knowledge& k, int holder_actor, const SentenceMentions& m, Discourse* d);

@@ -417,18 +417,23 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
       for (int k : ListBeginningAt(v, o.end + 1, e)) holders.push_back({k, "partner in the deal"});
     }
     if (!holders.empty()) cue_held[ci] = 1;
-    for (auto& [mk, rule] : holders) {
-      int actor = mk >= 0 ? mentions[mk].actor : v.salient_actor;
-      if (actor < 0 || !v.know.Holdable(actor)) continue;
+    const bool neutral = c.cls == CueClass::kNeutral;
+    auto assign = [&](int mk, int actor, const std::string& rule) {
+      if (actor < 0 || !v.know.Holdable(actor)) return;
       Assigned* a = find_assigned(mk, actor, clause_of[o.begin - b]);
-      bool neutral = c.cls == CueClass::kNeutral;
-      if (a) {
-        if (a->weak && !c.weak) {
-          *a = Assigned{mk, actor, ci, pos, c.weak, neutral, rule};
-        }
-        continue;
+      if (!a) {
+        assigned.push_back(Assigned{mk, actor, ci, pos, c.weak, neutral, rule});
+      } else if (a->weak && !c.weak) {
+        *a = Assigned{mk, actor, ci, pos, c.weak, neutral, rule};
       }
-      assigned.push_back(Assigned{mk, actor, ci, pos, c.weak, neutral, rule});
+    };
+    for (auto& [mk, rule] : holders) {
+      assign(mk, mk >= 0 ? mentions[mk].actor : v.salient_actor, rule);
+      // "the eight participating countries reiterated ...": every counted actor holds
+      if (mk >= 0 && mentions[mk].group >= 0) {
+        const std::vector<int>& group = v.sm.groups[mentions[mk].group];
+        for (size_t g = 1; g < group.size(); ++g) assign(mk, group[g], rule);
+      }
     }
   }
 }

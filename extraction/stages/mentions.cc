@@ -10,18 +10,32 @@ namespace stancewire::extraction {
 const char* MentionRule(MentionKind k) {
   // in the order of MentionKind
   static const char* const kRules[] = {
-      "name",   "metonym", "role noun",        "possessive position noun",
-      "person", "pronoun", "personal pronoun", "first-person pronoun (quoted speaker)",
-      "anaphor"};
+      "name",    "metonym",      "role noun",        "possessive position noun",
+      "person",  "pronoun",      "personal pronoun", "first-person pronoun (quoted speaker)",
+      "anaphor", "group anaphor"};
   const size_t i = static_cast<size_t>(k);
   return i < sizeof kRules / sizeof kRules[0] ? kRules[i] : "";
 }
+
+namespace {
+
+// "A B, C and D": copy that drops one comma in a list of names still lists B. Both names must
+// touch and the list must go on after B, so "the Russia Ukraine talks" stays what it was.
+bool MissingComma(const std::vector<Token>& t, const std::vector<Mention>& mentions, size_t k) {
+  const Mention& a = mentions[k - 1];
+  const Mention& b = mentions[k];
+  return a.end == b.begin && a.kind == MentionKind::kName && b.kind == MentionKind::kName &&
+         k + 1 < mentions.size() && ListSeparated(t, b.end, mentions[k + 1].begin);
+}
+
+}  // namespace
 
 std::vector<int> ListFrom(const std::vector<Token>& t, const std::vector<Mention>& mentions,
                           int first) {
   std::vector<int> out{first};
   for (size_t k = first + 1; k < mentions.size(); ++k) {
-    if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin)) break;
+    if (!ListSeparated(t, mentions[k - 1].end, mentions[k].begin) && !MissingComma(t, mentions, k))
+      break;
     out.push_back(static_cast<int>(k));
   }
   return out;
@@ -37,6 +51,22 @@ bool IsPositionCue(const Knowledge& k, const std::vector<Token>& t, uint32_t i, 
   if (!m.length) return false;
   const CueClass c = k.lex.cues[(*m.payloads)[0]].cls;
   return c == CueClass::kSupport || c == CueClass::kOppose || c == CueClass::kUndecided;
+}
+
+// "the eight participating countries", "the two sides", "these three states": a definite group
+// noun counted by a number, with at most one word between. Returns the count (0: none) and sets
+// *end after the noun. "The other eight" is no group: it counts the rest of a list, not a list.
+uint32_t CountedGroup(const Knowledge& k, const std::vector<Token>& t, uint32_t i, uint32_t e,
+                      uint32_t* end) {
+  const uint64_t h = t[i].hash;
+  if (i + 2 >= e || (h != H("the") && h != H("these") && h != H("those"))) return 0;
+  const uint32_t n = k.lex.NumberAt(t[i + 1]);
+  if (n < 2) return 0;
+  uint32_t j = i + 2;
+  if (!(t[j].cls & kGroupNoun) && j + 1 < e && t[j].word && !t[j].capitalized) ++j;
+  if (!(t[j].cls & kGroupNoun)) return 0;
+  *end = j + 1;
+  return n;
 }
 
 void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
@@ -71,6 +101,14 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
     }
     Mention m;
     m.begin = i;
+    if (uint32_t end, n; (n = CountedGroup(k, t, i, e, &end)) != 0) {
+      m.kind = MentionKind::kGroupAnaphor;
+      m.end = end;
+      m.group_size = n;
+      out->push_back(m);
+      i = end;
+      continue;
+    }
     // anaphors: "the kingdom", "the country's foreign minister", "its prime minister"
     // anaphors start with a determiner or possessive ("the kingdom", "his country")
     PhraseMatcher::Match an;
@@ -297,6 +335,7 @@ void FindMentions(const Knowledge& k, const Document& doc, uint32_t b, uint32_t 
                   SentenceMentions* out) {
   out->begin = b;
   out->list.clear();
+  out->groups.clear();
   Scan(k, doc, b, e, &out->list);
   for (Mention& m : out->list) {
     if (m.actor >= 0 && k.holds_as[m.actor] >= 0) m.actor = k.holds_as[m.actor];

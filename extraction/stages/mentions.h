@@ -28,6 +28,7 @@ enum class MentionKind {
   kPronounPerson,   // "he", "she"
   kPronounSpeaker,  // "we" in a quotation: the quoted speaker
   kAnaphor,         // "the kingdom", "the country's foreign minister", "its prime minister"
+  kGroupAnaphor,    // "the eight participating countries": a list of that many named before
 };
 
 // The rule name of a kind, as explanations show it ("role noun", "anaphor").
@@ -44,14 +45,17 @@ struct Mention {
   bool proposal = false;          // "the Egyptian proposal", "Egypt's plan": the actor proposes
   int antecedent = -1;            // for pronouns: the mention they stand for ("they" -> a list)
   bool names_person = false;      // ends in a person's name, known or not ("... Klaudia Tanner")
+  uint32_t group_size = 0;        // kGroupAnaphor: how many actors it counts
+  int group = -1;                 // kGroupAnaphor, resolved: index into SentenceMentions::groups
 };
 
 // The mentions of sentence tokens [begin, end), with per-token indexes.
 struct SentenceMentions {
   uint32_t begin = 0;  // the sentence's first token
   std::vector<Mention> list;
-  std::vector<int> ending;    // per sentence token: the mention ending at it, or -1
-  std::vector<int> covering;  // per sentence token: the mention covering it, or -1
+  std::vector<std::vector<int>> groups;  // the actors each resolved group anaphor stands for
+  std::vector<int> ending;               // per sentence token: the mention ending at it, or -1
+  std::vector<int> covering;             // per sentence token: the mention covering it, or -1
 
   int EndingAt(uint32_t token) const { return ending[token - begin]; }
   int CoveringAt(uint32_t token) const { return covering[token - begin]; }

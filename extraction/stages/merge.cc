@@ -59,6 +59,16 @@ void EmitContributions(const SentenceView& v, uint32_t si, const std::vector<Occ
   const auto& mentions = v.mentions;
   const auto& reports = v.reports;
   std::vector<Attached>& attached = *attached_conditions;
+  // conditions held by a counted group ("the eight participating countries") hold for each
+  for (size_t i = 0, n = attached.size(); i < n; ++i) {
+    const int mk = attached[i].mention;
+    if (mk < 0 || mentions[mk].group < 0 || attached[i].actor != mentions[mk].actor) continue;
+    const std::vector<int>& group = v.sm.groups[mentions[mk].group];
+    for (size_t g = 1; g < group.size(); ++g) {
+      attached.push_back(attached[i]);
+      attached.back().actor = group[g];
+    }
+  }
   auto make = [&](int mention, int actor) {
     Contribution c;
     c.actor = actor;

@@ -75,5 +75,32 @@ TEST(Coreference, SalienceFallsBackToTheFirstSubject) {
   EXPECT_EQ(r->Id(d.salient_actor), "NOR");
 }
 
+TEST(Coreference, ACountedGroupStandsForAListOfThatSize) {
+  auto r = RunStages(
+      "Ministers of Chile, Peru and Ghana met in Lima. Kenya and Norway sent observers. The three "
+      "countries agreed to a joint patrol. The two sides said nothing.");
+  const Mention* three = r->Find(2, "The three countries");
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->kind, MentionKind::kGroupAnaphor);
+  ASSERT_GE(three->group, 0);
+  std::vector<std::string> ids;
+  for (int a : r->sentences[2].mentions.groups[three->group]) ids.push_back(r->Id(a));
+  EXPECT_EQ(ids, (std::vector<std::string>{"CHL", "PER", "GHA"}));  // not the later pair
+  const Mention* two = r->Find(3, "The two sides");
+  ASSERT_TRUE(two);
+  ASSERT_GE(two->group, 0);
+  EXPECT_EQ(r->sentences[3].mentions.groups[two->group].size(), 2u);
+  EXPECT_EQ(r->Id(two->actor), "KEN");
+}
+
+TEST(Coreference, ACountedGroupWithoutAListOfItsSizeStaysUnresolved) {
+  auto r = RunStages("Chile and Peru met in Lima. The five countries agreed to a joint patrol.");
+  EXPECT_EQ(r->Describe(1, "The five countries"), "group anaphor -");
+  auto far = RunStages(
+      "Chile and Peru met in Lima. The talks were long. The port is old. The roads are new. The "
+      "hotels are full. The two countries agreed to a joint patrol.");
+  EXPECT_EQ(far->Describe(5, "The two countries"), "group anaphor -");  // five sentences back
+}
+
 }  // namespace
 }  // namespace stancewire::extraction

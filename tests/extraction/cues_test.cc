@@ -112,6 +112,22 @@ TEST(Cues, ACompanionSetOffByCommasSharesTheStance) {
                                                    "KEN POSITION_OPPOSE companion of the holder"}));
 }
 
+TEST(Cues, EveryActorACountedGroupStandsForHolds) {
+  auto r = RunStages("Chile, Peru and Ghana met in Lima. The three countries rejected the levy.");
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"CHL POSITION_OPPOSE subject group anaphor",
+                                                   "PER POSITION_OPPOSE subject group anaphor",
+                                                   "GHA POSITION_OPPOSE subject group anaphor"}));
+}
+
+TEST(Cues, AListMissingOneCommaStillListsTheHolders) {
+  auto r = RunStages(
+      "The countries which have accepted the invitation are Chile Peru, Ghana and Kenya.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"CHL POSITION_SUPPORT list after the cue",
+                                                   "PER POSITION_SUPPORT list after the cue",
+                                                   "GHA POSITION_SUPPORT list after the cue",
+                                                   "KEN POSITION_SUPPORT list after the cue"}));
+}
+
 TEST(Cues, PartnersTheHolderWorksWithShareItsAim) {
   auto r =
       RunStages("Chile is coordinating with Peru and Kenya to promote a resolution on the patrol.");

@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
 
 #include "extraction/actors.h"
 #include "extraction/extractor.h"
+#include "extraction/lexicons.h"
 #include "extraction/phrases.h"
 #include "extraction/text.h"
 
@@ -248,6 +252,35 @@ TEST(Extractor, LoadFailsWithMessage) {
   std::string error;
   EXPECT_EQ(Extractor::Load(config, &error), nullptr);
   EXPECT_FALSE(error.empty());
+}
+
+TEST(Lexicons, NumberWordsNeedAValueAndErrorsNameFileAndLine) {
+  // a copy of the real data folder whose function_words.tsv gains one bad NUMBER line
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("stancewire_lexicons_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(kData, dir, std::filesystem::copy_options::recursive);
+  const std::filesystem::path words = dir / "lexicons" / "function_words.tsv";
+  size_t lines = 0;
+  {
+    std::ifstream in(words);
+    for (std::string line; std::getline(in, line);) ++lines;
+  }
+  std::ofstream(words, std::ios::app) << "NUMBER\tdozen=12|score\n";
+  Lexicons lex;
+  std::string error;
+  EXPECT_FALSE(lex.Load(dir.string(), &error));
+  EXPECT_NE(error.find("function_words.tsv:" + std::to_string(lines + 1) + ":"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("'score'"), std::string::npos) << error;
+  std::filesystem::remove_all(dir);
+
+  Lexicons real;
+  ASSERT_TRUE(real.Load(kData, &error)) << error;
+  EXPECT_EQ(real.NumberAt(Tokenize("eight")[0]), 8u);
+  EXPECT_EQ(real.NumberAt(Tokenize("27")[0]), 27u);
+  EXPECT_EQ(real.NumberAt(Tokenize("2025")[0]), 0u);  // a year counts nothing
+  EXPECT_EQ(real.NumberAt(Tokenize("several")[0]), 0u);
 }
 
 // ---- extraction ------------------------------------------------------------------------------
