@@ -195,6 +195,36 @@ std::vector<int> ListBeginningAt(const SentenceView& v, uint32_t q, uint32_t lim
   return ListFrom(v.t, v.mentions, first);
 }
 
+bool IsJoin(uint64_t h) {
+  return h == H("join") || h == H("joins") || h == H("joined") || h == H("joining");
+}
+
+// The list X in "join X in <cue>" right before the cue, or in "<join> X in ..." when the cue is
+// the verb itself; empty when the words do not have that shape.
+std::vector<int> JoinedIn(const SentenceView& v, const Occurrence& o) {
+  const auto& t = v.t;
+  auto list_then_in = [&](uint32_t q, uint32_t limit) -> std::vector<int> {
+    if (q >= limit) return {};
+    std::vector<int> list = ListBeginningAt(v, q, limit);
+    if (list.empty()) return {};
+    const uint32_t after = v.mentions[list.back()].end;
+    if (after >= limit || t[after].hash != H("in")) return {};
+    return list;
+  };
+  if (o.end == o.begin + 1 && IsJoin(t[o.begin].hash)) return list_then_in(o.end, v.e);
+  if (o.begin < v.b + 3 || t[o.begin - 1].hash != H("in")) return {};
+  // back from "in" over the list to the verb: the list starts after the nearest "join"
+  for (uint32_t j = o.begin - 2; j > v.b && o.begin - j < kScanWindow; --j) {
+    if (IsJoin(t[j].hash)) {
+      std::vector<int> list = list_then_in(j + 1, o.begin);
+      if (!list.empty() && v.mentions[list.back()].end == o.begin - 1) return list;
+      return {};
+    }
+    if (t[j].cls & kClauseEnd) break;
+  }
+  return {};
+}
+
 }  // namespace
 
 int SentenceView::ListAfterCue(uint32_t from, uint64_t opener) const {
@@ -403,6 +433,11 @@ void AttachCues(const SentenceView& v, const std::vector<Occurrence>& cues, CueA
         }
         break;
       }
+    }
+    if (!holders.empty() && !compound) {
+      // "Slovakia joined Poland and Hungary in expressing opposition to ...": those joined do
+      // what the holder joins them in; so for "joined Britain in freezing the assets"
+      for (int k : JoinedIn(v, o)) holders.push_back({k, "joined by the holder"});
     }
     if (!holders.empty() && !compound) {
       // "The United States voted against it, along with Israel and Argentina"

@@ -128,6 +128,18 @@ TEST(Cues, AListMissingOneCommaStillListsTheHolders) {
                                                    "KEN POSITION_SUPPORT list after the cue"}));
 }
 
+TEST(Cues, ThoseTheHolderJoinsInACueHoldItToo) {
+  auto r = RunStages(
+      "Chile has joined Peru and Ghana in voicing opposition to the levy. Kenya joined Norway in "
+      "backing the patrol. Kenya joined Norway at the talks.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"CHL POSITION_OPPOSE subject name",
+                                                   "PER POSITION_OPPOSE joined by the holder",
+                                                   "GHA POSITION_OPPOSE joined by the holder"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"KEN POSITION_SUPPORT subject name",
+                                                   "NOR POSITION_SUPPORT joined by the holder"}));
+  EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"KEN POSITION_SUPPORT subject name"}));
+}
+
 TEST(Cues, PartnersTheHolderWorksWithShareItsAim) {
   auto r =
       RunStages("Chile is coordinating with Peru and Kenya to promote a resolution on the patrol.");
