@@ -85,6 +85,16 @@ uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, u
   return begin - j;
 }
 
+uint32_t DescriptorBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
+  if (begin <= sentence_begin + 1 || !(t[begin - 1].cls & kPatronNoun)) return begin;
+  for (uint32_t j = begin - 1; j > sentence_begin && begin - j <= 5; --j) {
+    const Token& p = t[j - 1];
+    if (p.hash == H("the") || p.hash == H("a") || p.hash == H("an")) return j - 1;
+    if (!p.word && !TightHyphen(t, j - 1)) break;  // "Iran-backed" is one modifier
+  }
+  return begin;
+}
+
 bool NominalContinues(const Token& next) {
   static const uint64_t kContinuations[] = {H("to"),      H("against"),  H("over"), H("on"),
                                             H("toward"),  H("towards"),  H("is"),   H("was"),

@@ -37,6 +37,12 @@ bool TightHyphen(const std::vector<Token>& t, uint32_t i);
 // Kremlin-friendly prime minister". They do not stop the mention from being a subject.
 uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin);
 
+// "The Iraqi group Kataib Hezbollah rejected ...", "the militant movement Hamas said": a name
+// right after a descriptive noun phrase that ends in a group noun (PATRON_NOUN) and opens with
+// "the" or "a" at most five tokens before. Returns where that phrase begins, or `begin` when
+// the name has no such phrase: the phrase, not the name, stands where a subject would.
+uint32_t DescriptorBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin);
+
 // True when the token after a stance noun continues a stance ("Belgium's resistance to the
 // loan", "... resistance is firm"), not a clause of which the noun is the subject ("Venezuela's
 // opposition welcomed the move": the opposition party).

@@ -26,7 +26,9 @@ void MarkSubjects(const std::vector<Token>& t, uint32_t b, uint32_t e, SentenceM
       // is the mention before it, not a new subject
       subject = mentions[k - 1].subject;
     } else {
-      const uint32_t lead = ModifiersBefore(t, b, m.begin);
+      // "The Iraqi group Kataib Hezbollah rejected ...": the name stands where its descriptor does
+      const uint32_t at = DescriptorBefore(t, b, m.begin);
+      const uint32_t lead = at < m.begin ? m.begin - at : ModifiersBefore(t, b, m.begin);
       const Token& prev = t[m.begin - 1 - lead];
       if (lead > 0 && m.begin - lead == b) {
         subject = true;  // "The pro-Iranian Hezbollah warned ..."

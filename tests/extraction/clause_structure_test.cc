@@ -15,6 +15,7 @@ std::vector<Token> Tokens(const std::string& text) {
   std::vector<Token> t = Tokenize(text);
   for (Token& k : t) {
     if (k.key == "countries" || k.key == "nations" || k.key == "members") k.cls |= kGroupNoun;
+    if (k.key == "group" || k.key == "movement") k.cls |= kPatronNoun;
     if (k.key == "the" || k.key == "its" || k.key == "several" || k.key == "current")
       k.cls |= kDeterminer;
     if (k.key == "," || k.key == "while" || k.key == "and" || k.key == "but")
@@ -71,6 +72,19 @@ TEST(ClauseStructure, ModifiersBefore) {
   t = Tokens("Officials said a government spokesman said");
   EXPECT_EQ(ModifiersBefore(t, 0, At(t, "government")), 0u);  // "a" is not kept
   EXPECT_EQ(ModifiersBefore(t, 0, 0), 0u);
+}
+
+TEST(ClauseStructure, DescriptorBefore) {
+  auto t = Tokens("Later the Chilean rebel group Frente Sur said");
+  EXPECT_EQ(DescriptorBefore(t, 0, At(t, "frente")), At(t, "the"));
+  t = Tokens("The Peru-backed movement Frente Sur said");
+  EXPECT_EQ(DescriptorBefore(t, 0, At(t, "frente")), 0u);  // a hyphenated modifier is one word
+  t = Tokens("Chile, a group Frente Sur admires, said");
+  EXPECT_EQ(DescriptorBefore(t, 0, At(t, "frente")), At(t, "a"));
+  t = Tokens("Its supporters group Frente Sur said");  // no article opens the phrase
+  EXPECT_EQ(DescriptorBefore(t, 0, At(t, "frente")), At(t, "frente"));
+  t = Tokens("Chile and the Andean nations Peru and Bolivia said");  // not a group noun
+  EXPECT_EQ(DescriptorBefore(t, 0, At(t, "peru")), At(t, "peru"));
 }
 
 TEST(ClauseStructure, NominalContinues) {

@@ -140,6 +140,11 @@ TEST(Cues, ThoseTheHolderJoinsInACueHoldItToo) {
   EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"KEN POSITION_SUPPORT subject name"}));
 }
 
+TEST(Cues, ANameAfterItsDescriptorIsTheSubject) {
+  auto r = RunStages("The Yemeni rebel movement Ansar Allah rejected the truce.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"HOUTHIS POSITION_OPPOSE subject name"}));
+}
+
 TEST(Cues, PartnersTheHolderWorksWithShareItsAim) {
   auto r =
       RunStages("Chile is coordinating with Peru and Kenya to promote a resolution on the patrol.");
