@@ -17,6 +17,12 @@ TEST(Clauses, SubjectsAndObjects) {
   EXPECT_FALSE(r->Find(0, "Chile")->subject);  // after a preposition
 }
 
+TEST(Clauses, AComplementAfterSayOpensWithItsSubject) {
+  auto r = RunStages("Diplomats say Kenya and Norway did not want the levy.");
+  EXPECT_TRUE(r->Find(0, "Kenya")->subject);
+  EXPECT_TRUE(r->Find(0, "Norway")->subject);
+}
+
 TEST(Clauses, AnAliasInParenthesesIsTheMentionBeforeIt) {
   auto r =
       RunStages("Mali and Niger, forming the Alliance of Sahel States (AES), rejected the plan.");
