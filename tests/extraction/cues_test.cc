@@ -140,6 +140,12 @@ TEST(Cues, ThoseTheHolderJoinsInACueHoldItToo) {
   EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"KEN POSITION_SUPPORT subject name"}));
 }
 
+TEST(Cues, CoSponsorsAfterByArePassiveAgents) {
+  auto r = RunStages("The amendment was proposed by Chile and co-sponsored by Peru.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"CHL POSITION_SUPPORT passive agent",
+                                                   "PER POSITION_SUPPORT passive agent"}));
+}
+
 TEST(Cues, ANameAfterItsDescriptorIsTheSubject) {
   auto r = RunStages("The Yemeni rebel movement Ansar Allah rejected the truce.");
   EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"HOUTHIS POSITION_OPPOSE subject name"}));
