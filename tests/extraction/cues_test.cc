@@ -146,6 +146,14 @@ TEST(Cues, CoSponsorsAfterByArePassiveAgents) {
                                                    "PER POSITION_SUPPORT passive agent"}));
 }
 
+TEST(Cues, AMiddleInitialAndABulletDoNotHideTheHolder) {
+  auto r = RunStages(
+      "Chilean Deputy Defense Minister Ana M. Rojas, who also attended the forum in Lima, "
+      "rejected the proposal.\n• Peru continues to block the levy.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"CHL POSITION_OPPOSE antecedent role noun"}));
+  EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"PER POSITION_OPPOSE subject name"}));
+}
+
 TEST(Cues, ANameAfterItsDescriptorIsTheSubject) {
   auto r = RunStages("The Yemeni rebel movement Ansar Allah rejected the truce.");
   EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"HOUTHIS POSITION_OPPOSE subject name"}));
