@@ -70,6 +70,8 @@ std::string Lexicons::LoadCues(const std::string& path) {
                      cue.cls = CueClass::kHedge;
                    else if (c == "REPORT")
                      cue.cls = CueClass::kReport;
+                   else if (c == "NONE")
+                     cue.cls = CueClass::kNone;
                    else
                      return "unknown cue class '" + std::string(c) + "'";
                    if (f.size() == 3) {

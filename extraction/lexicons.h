@@ -14,7 +14,9 @@ namespace stancewire::extraction {
 
 // kHedge: opens an indirect question or a withheld step ("whether", "stopped short of"); a
 // SUPPORT or OPPOSE cue after it in its clause is UNDECIDED.
-enum class CueClass { kSupport, kOppose, kUndecided, kNeutral, kNegation, kHedge, kReport };
+// kNone: a phrase that contains a cue but is none ("troop-contributing countries"); being
+// longer, it keeps the cue inside it from matching.
+enum class CueClass { kSupport, kOppose, kUndecided, kNeutral, kNegation, kHedge, kReport, kNone };
 
 struct Cue {
   CueClass cls = CueClass::kNeutral;

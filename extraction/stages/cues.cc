@@ -29,6 +29,7 @@ void FindCues(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint
       continue;
     }
     i = MatchAt(lex.cue_matcher, kStartsCue, t, i, e, &cues);
+    if (!cues.empty() && lex.cues[cues.back().index].cls == CueClass::kNone) cues.pop_back();
   }
 }
 

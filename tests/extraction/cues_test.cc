@@ -154,6 +154,17 @@ TEST(Cues, AMiddleInitialAndABulletDoNotHideTheHolder) {
   EXPECT_EQ(Held(*r, 1), (std::vector<std::string>{"PER POSITION_OPPOSE subject name"}));
 }
 
+TEST(Cues, AWordBuiltOnACueIsNoCue) {
+  auto r = RunStages(
+      "The troop-contributing countries, including Kenya and Chad, backed the plan. Chile "
+      "attended a summit of troop-contributing nations. Yemen's internationally recognised "
+      "government rejected the truce.");
+  EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"TCD POSITION_SUPPORT subject name",
+                                                   "KEN POSITION_SUPPORT conjunct subject name"}));
+  EXPECT_TRUE(Held(*r, 1).empty());
+  EXPECT_EQ(Held(*r, 2), (std::vector<std::string>{"YEM POSITION_OPPOSE subject role noun"}));
+}
+
 TEST(Cues, ANameAfterItsDescriptorIsTheSubject) {
   auto r = RunStages("The Yemeni rebel movement Ansar Allah rejected the truce.");
   EXPECT_EQ(Held(*r, 0), (std::vector<std::string>{"HOUTHIS POSITION_OPPOSE subject name"}));
