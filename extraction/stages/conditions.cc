@@ -19,17 +19,54 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
     if (tr.blocks) continue;
     uint32_t sb = tr.keep ? o.begin : o.end;
     uint32_t j = o.end;
-    while (j < e && j - sb < kConditionMax) {
-      static constexpr uint64_t kStop[] = {
-          H(","),   H(";"),      H(":"),       H("--"),     H("."),      H("!"),       H("?"),
-          H("("),   H(")"),      H("\""),      H("but"),    H("while"),  H("whereas"), H("which"),
-          H("who"), H("saying"), H("arguing"), H("citing"), H("adding"), H("so")};
-      bool stop = c.IsReportToken(j);
-      for (uint64_t h : kStop) stop |= t[j].hash == h;
-      if (stop) {
-        break;
+    static constexpr uint64_t kStop[] = {
+        H(","),   H(";"),      H(":"),       H("--"),     H("."),      H("!"),       H("?"),
+        H("("),   H(")"),      H("\""),      H("but"),    H("while"),  H("whereas"), H("which"),
+        H("who"), H("saying"), H("arguing"), H("citing"), H("adding"), H("so")};
+    auto stops = [&](uint32_t k) {
+      bool stop = c.IsReportToken(k);
+      for (uint64_t h : kStop) stop |= t[k].hash == h;
+      return stop;
+    };
+    while (j < e && j - sb < kConditionMax && !stops(j)) ++j;
+    // a list of requirements after a main clause goes on past its commas to the clause end when
+    // an "and" / "or" closes it and no part opens a clause of its own (an auxiliary among its
+    // first words, a pronoun, or a conditional of its own): "... will first have to leave
+    // Lebanon, stop its attacks, release prisoners and allow ..."; never for a condition before
+    // its main clause ("..., and that if the group refused, the army would move in", "If ...,
+    // Kenya will send troops and money")
+    const bool preposed = o.begin == b || !t[o.begin - 1].word ||
+                          t[o.begin - 1].hash == H("that") || t[o.begin - 1].hash == H("and") ||
+                          t[o.begin - 1].hash == H("but") || t[o.begin - 1].hash == H("or");
+    if (j < e && t[j].hash == H(",") && !preposed) {
+      static constexpr uint64_t kAux[] = {
+          H("is"),    H("are"), H("was"),   H("were"), H("will"),   H("would"), H("can"),
+          H("could"), H("has"), H("have"),  H("had"),  H("should"), H("must"),  H("may"),
+          H("might"), H("said"), H("says"), H("does"), H("did"),    H("do")};
+      uint32_t k = j, part = j, comma = j;
+      bool closed = false, clause = false;
+      while (k < e && k - sb < 2 * kConditionMax && (t[k].hash == H(",") || !stops(k))) {
+        if (t[k].hash == H(",")) part = comma = k;
+        if (t[k].hash == H("and") || t[k].hash == H("or")) {
+          closed = true;
+          part = k;
+        }
+        for (uint64_t a : kAux) clause |= t[k].hash == a && k - part <= 4;
+        clause |= t[k].hash == H("if") || t[k].hash == H("then") || t[k].hash == H("unless") ||
+                  t[k].hash == H("when");
+        // a part opened by a pronoun has a subject of its own: "..., and we all need ..."
+        clause |= k == part + 1 && (t[k].hash == H("we") || t[k].hash == H("they") ||
+                                    t[k].hash == H("he") || t[k].hash == H("she") ||
+                                    t[k].hash == H("i") || t[k].hash == H("it"));
+        ++k;
       }
-      ++j;
+      bool ends = k >= e || t[k].hash == H(".") || t[k].hash == H(";");
+      // "..., and specify how Washington would respond, he told journalists"
+      if (k < e && c.IsReportToken(k) && comma > j && k - comma <= 4) {
+        k = comma;
+        ends = true;
+      }
+      if (closed && !clause && ends && k - sb < 2 * kConditionMax) j = k;
     }
     // "set two conditions: a UN mandate and full funding" (also "... for joining the force: ..."):
     // a trigger naming conditions lists them after the colon

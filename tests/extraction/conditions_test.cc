@@ -24,6 +24,26 @@ TEST(Conditions, SpanRunsToTheEndOfTheClause) {
   EXPECT_FALSE(cs.in_condition[cs.spans[0].trigger_begin]);  // the trigger's own words
 }
 
+TEST(Conditions, AListOfRequirementsAfterTheMainClauseRunsPastItsCommas) {
+  auto r = RunStages(
+      "Kenya will join the force only if the fighting ends, the militias leave the port and "
+      "the UN pays for it, Nairobi said.");
+  const ConditionSpans& cs = r->sentences[0].conditions;
+  ASSERT_EQ(cs.spans.size(), 1u);
+  EXPECT_EQ(r->Words(cs.spans[0].begin, cs.spans[0].end),
+            "the fighting ends, the militias leave the port and the UN pays for it");
+  // a condition before its main clause ends at the comma, and so does a part with a subject
+  // and a verb of its own
+  for (const char* text : {"If the UN approves it, Kenya will send troops, trucks and money.",
+                           "Kenya will join if the UN approves it, Uganda will send trucks and "
+                           "Tanzania will send money."}) {
+    auto before = RunStages(text);
+    const ConditionSpans& b = before->sentences[0].conditions;
+    ASSERT_EQ(b.spans.size(), 1u) << text;
+    EXPECT_EQ(before->Words(b.spans[0].begin, b.spans[0].end), "the UN approves it") << text;
+  }
+}
+
 // The kinds of a whole text read as one condition span, with the explained patterns.
 struct Classified {
   std::unique_ptr<testing::StageRun> run;
