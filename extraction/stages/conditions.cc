@@ -40,8 +40,8 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
                           t[o.begin - 1].hash == H("but") || t[o.begin - 1].hash == H("or");
     if (j < e && t[j].hash == H(",") && !preposed) {
       static constexpr uint64_t kAux[] = {
-          H("is"),    H("are"), H("was"),   H("were"), H("will"),   H("would"), H("can"),
-          H("could"), H("has"), H("have"),  H("had"),  H("should"), H("must"),  H("may"),
+          H("is"),    H("are"),  H("was"),  H("were"), H("will"),   H("would"), H("can"),
+          H("could"), H("has"),  H("have"), H("had"),  H("should"), H("must"),  H("may"),
           H("might"), H("said"), H("says"), H("does"), H("did"),    H("do")};
       uint32_t k = j, part = j, comma = j;
       bool closed = false, clause = false;
@@ -55,9 +55,9 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
         clause |= t[k].hash == H("if") || t[k].hash == H("then") || t[k].hash == H("unless") ||
                   t[k].hash == H("when");
         // a part opened by a pronoun has a subject of its own: "..., and we all need ..."
-        clause |= k == part + 1 && (t[k].hash == H("we") || t[k].hash == H("they") ||
-                                    t[k].hash == H("he") || t[k].hash == H("she") ||
-                                    t[k].hash == H("i") || t[k].hash == H("it"));
+        clause |= k == part + 1 &&
+                  (t[k].hash == H("we") || t[k].hash == H("they") || t[k].hash == H("he") ||
+                   t[k].hash == H("she") || t[k].hash == H("i") || t[k].hash == H("it"));
         ++k;
       }
       bool ends = k >= e || t[k].hash == H(".") || t[k].hash == H(";");

@@ -2,7 +2,9 @@
 // - FindConditionSpans: each trigger (data/conditions/triggers.tsv: "only if", "provided that",
 //   "would need", "once", ...) opens a span that runs to the end of its clause (at most
 //   kConditionMax tokens, not into a reporting verb), taking in the clause subject for `subject`
-//   triggers; the tokens inside (not the trigger's own words) are marked in_condition.
+//   triggers; a list of requirements after its main clause goes on past its commas when an
+//   "and" / "or" closes it (at most 2 * kConditionMax tokens); the tokens inside (not the
+//   trigger's own words) are marked in_condition.
 // - ClassifyConditions: the span is split at "and" / "or" / "," (not "between X and Y";
 //   coordinated subjects of one verb stay together), and each part gets every kind whose
 //   pattern (data/conditions/kinds.tsv) fires, else OTHER when it has two words or more; an
@@ -27,7 +29,7 @@
 
 namespace stancewire::extraction {
 
-constexpr size_t kConditionMax = 40;  // tokens in one condition text
+constexpr size_t kConditionMax = 40;  // tokens in one condition text (twice that for a list)
 
 struct ConditionHit {
   std::string kind;
