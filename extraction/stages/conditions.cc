@@ -19,17 +19,54 @@ void FindConditionSpans(const Lexicons& lex, const std::vector<Token>& t, uint32
     if (tr.blocks) continue;
     uint32_t sb = tr.keep ? o.begin : o.end;
     uint32_t j = o.end;
-    while (j < e && j - sb < kConditionMax) {
-      static constexpr uint64_t kStop[] = {
-          H(","),   H(";"),      H(":"),       H("--"),     H("."),      H("!"),       H("?"),
-          H("("),   H(")"),      H("\""),      H("but"),    H("while"),  H("whereas"), H("which"),
-          H("who"), H("saying"), H("arguing"), H("citing"), H("adding"), H("so")};
-      bool stop = c.IsReportToken(j);
-      for (uint64_t h : kStop) stop |= t[j].hash == h;
-      if (stop) {
-        break;
+    static constexpr uint64_t kStop[] = {
+        H(","),   H(";"),      H(":"),       H("--"),     H("."),      H("!"),       H("?"),
+        H("("),   H(")"),      H("\""),      H("but"),    H("while"),  H("whereas"), H("which"),
+        H("who"), H("saying"), H("arguing"), H("citing"), H("adding"), H("so")};
+    auto stops = [&](uint32_t k) {
+      bool stop = c.IsReportToken(k);
+      for (uint64_t h : kStop) stop |= t[k].hash == h;
+      return stop;
+    };
+    while (j < e && j - sb < kConditionMax && !stops(j)) ++j;
+    // a list of requirements after a main clause goes on past its commas to the clause end when
+    // an "and" / "or" closes it and no part opens a clause of its own (an auxiliary among its
+    // first words, a pronoun, or a conditional of its own): "... will first have to leave
+    // Lebanon, stop its attacks, release prisoners and allow ..."; never for a condition before
+    // its main clause ("..., and that if the group refused, the army would move in", "If ...,
+    // Kenya will send troops and money")
+    const bool preposed = o.begin == b || !t[o.begin - 1].word ||
+                          t[o.begin - 1].hash == H("that") || t[o.begin - 1].hash == H("and") ||
+                          t[o.begin - 1].hash == H("but") || t[o.begin - 1].hash == H("or");
+    if (j < e && t[j].hash == H(",") && !preposed) {
+      static constexpr uint64_t kAux[] = {
+          H("is"),    H("are"),  H("was"),  H("were"), H("will"),   H("would"), H("can"),
+          H("could"), H("has"),  H("have"), H("had"),  H("should"), H("must"),  H("may"),
+          H("might"), H("said"), H("says"), H("does"), H("did"),    H("do")};
+      uint32_t k = j, part = j, comma = j;
+      bool closed = false, clause = false;
+      while (k < e && k - sb < 2 * kConditionMax && (t[k].hash == H(",") || !stops(k))) {
+        if (t[k].hash == H(",")) part = comma = k;
+        if (t[k].hash == H("and") || t[k].hash == H("or")) {
+          closed = true;
+          part = k;
+        }
+        for (uint64_t a : kAux) clause |= t[k].hash == a && k - part <= 4;
+        clause |= t[k].hash == H("if") || t[k].hash == H("then") || t[k].hash == H("unless") ||
+                  t[k].hash == H("when");
+        // a part opened by a pronoun has a subject of its own: "..., and we all need ..."
+        clause |= k == part + 1 &&
+                  (t[k].hash == H("we") || t[k].hash == H("they") || t[k].hash == H("he") ||
+                   t[k].hash == H("she") || t[k].hash == H("i") || t[k].hash == H("it"));
+        ++k;
       }
-      ++j;
+      bool ends = k >= e || t[k].hash == H(".") || t[k].hash == H(";");
+      // "..., and specify how Washington would respond, he told journalists"
+      if (k < e && c.IsReportToken(k) && comma > j && k - comma <= 4) {
+        k = comma;
+        ends = true;
+      }
+      if (closed && !clause && ends && k - sb < 2 * kConditionMax) j = k;
     }
     // "set two conditions: a UN mandate and full funding" (also "... for joining the force: ..."):
     // a trigger naming conditions lists them after the colon
@@ -145,6 +182,7 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
       }
     }
     std::vector<std::string> kinds;
+    const size_t explained = explain ? patterns->size() : 0;
     for (uint32_t p : fired) {
       const std::string& kind = lex.kind_patterns[p].kind;
       if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
@@ -152,6 +190,19 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
         if (explain) patterns->push_back(kind + " (" + lex.kind_patterns[p].source + ")");
       }
     }
+    // an OTHER line names a requirement of no listed kind: any listed kind on the part wins
+    if (kinds.size() > 1) {
+      auto other = std::find(kinds.begin(), kinds.end(), "OTHER");
+      if (other != kinds.end()) {
+        kinds.erase(other);
+        if (explain) {
+          auto e = std::find_if(patterns->begin() + explained, patterns->end(),
+                                [](const std::string& x) { return x.rfind("OTHER (", 0) == 0; });
+          if (e != patterns->end()) patterns->erase(e);
+        }
+      }
+    }
+    const bool named = !kinds.empty();
     if (kinds.empty()) {
       uint32_t words = 0;
       for (uint32_t i = sb; i < se; ++i) words += t[i].word;
@@ -163,7 +214,7 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
       if (words < 2) continue;
       kinds.push_back("OTHER");
     }
-    for (const auto& k : kinds) out->push_back(ConditionHit{k, sb, se, ""});
+    for (const auto& k : kinds) out->push_back(ConditionHit{k, sb, se, "", named});
   }
 }
 
@@ -209,7 +260,7 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
     ClassifyConditions(lex, t, s.begin, s.end, explain, &hits, &patterns);
     if (hits.empty()) continue;
     bool typed = false;
-    for (const auto& h : hits) typed |= h.kind != "OTHER";
+    for (const auto& h : hits) typed |= h.named;
     for (uint32_t j = s.begin; j < s.end && !typed; ++j) {
       // a precondition, or a restriction: "must be deployed only at the borders" (not "not
       // only ... but", "the only obstacle")

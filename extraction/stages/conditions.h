@@ -2,10 +2,14 @@
 // - FindConditionSpans: each trigger (data/conditions/triggers.tsv: "only if", "provided that",
 //   "would need", "once", ...) opens a span that runs to the end of its clause (at most
 //   kConditionMax tokens, not into a reporting verb), taking in the clause subject for `subject`
-//   triggers; the tokens inside (not the trigger's own words) are marked in_condition.
+//   triggers; a list of requirements after its main clause goes on past its commas when an
+//   "and" / "or" closes it (at most 2 * kConditionMax tokens); the tokens inside (not the
+//   trigger's own words) are marked in_condition.
 // - ClassifyConditions: the span is split at "and" / "or" / "," (not "between X and Y";
 //   coordinated subjects of one verb stay together), and each part gets every kind whose
-//   pattern (data/conditions/kinds.tsv) fires, else OTHER when it has two words or more.
+//   pattern (data/conditions/kinds.tsv) fires, else OTHER when it has two words or more; an
+//   `OTHER` line of kinds.tsv names a requirement of no listed kind, and gives way to any other
+//   kind that fires on the same part.
 // - AttachConditions: a span belongs to the holder of the nearest cue before it in the clause
 //   (else after it), to a new clause subject between them, or, for standalone triggers, to the
 //   clause's own holder. Weak (`typed`) triggers need a known kind or a precondition; `positive`
@@ -25,12 +29,15 @@
 
 namespace stancewire::extraction {
 
-constexpr size_t kConditionMax = 40;  // tokens in one condition text
+constexpr size_t kConditionMax = 40;  // tokens in one condition text (twice that for a list)
 
 struct ConditionHit {
   std::string kind;
   uint32_t begin = 0, end = 0;  // tokens
   std::string pattern;
+  // a pattern of kinds.tsv fired (also an `OTHER` line: a requirement of no listed kind, such as
+  // "guarantees of reciprocity"), not the fallback OTHER of a text that names nothing
+  bool named = false;
 };
 
 struct ConditionSpan {

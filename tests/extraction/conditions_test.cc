@@ -24,6 +24,26 @@ TEST(Conditions, SpanRunsToTheEndOfTheClause) {
   EXPECT_FALSE(cs.in_condition[cs.spans[0].trigger_begin]);  // the trigger's own words
 }
 
+TEST(Conditions, AListOfRequirementsAfterTheMainClauseRunsPastItsCommas) {
+  auto r = RunStages(
+      "Kenya will join the force only if the fighting ends, the militias leave the port and "
+      "the UN pays for it, Nairobi said.");
+  const ConditionSpans& cs = r->sentences[0].conditions;
+  ASSERT_EQ(cs.spans.size(), 1u);
+  EXPECT_EQ(r->Words(cs.spans[0].begin, cs.spans[0].end),
+            "the fighting ends, the militias leave the port and the UN pays for it");
+  // a condition before its main clause ends at the comma, and so does a part with a subject
+  // and a verb of its own
+  for (const char* text : {"If the UN approves it, Kenya will send troops, trucks and money.",
+                           "Kenya will join if the UN approves it, Uganda will send trucks and "
+                           "Tanzania will send money."}) {
+    auto before = RunStages(text);
+    const ConditionSpans& b = before->sentences[0].conditions;
+    ASSERT_EQ(b.spans.size(), 1u) << text;
+    EXPECT_EQ(before->Words(b.spans[0].begin, b.spans[0].end), "the UN approves it") << text;
+  }
+}
+
 // The kinds of a whole text read as one condition span, with the explained patterns.
 struct Classified {
   std::unique_ptr<testing::StageRun> run;
@@ -62,6 +82,25 @@ TEST(Conditions, ShortUntypedConjunctJoinsTheNextPart) {
   EXPECT_EQ(c.hits[0].kind, "CEASEFIRE");
   EXPECT_EQ(c.run->Words(c.hits[0].begin, c.hits[0].end),
             "the nightly shelling and the air strikes end");
+}
+
+TEST(Conditions, AGuaranteeOfSomethingElseIsANamedOther) {
+  // a guarantee is a security guarantee only with a word of security beside it
+  Classified trade = Classify("it receives firm guarantees of fair quotas for its fishermen");
+  ASSERT_EQ(trade.hits.size(), 1u);
+  EXPECT_EQ(trade.hits[0].kind, "OTHER");
+  EXPECT_TRUE(trade.hits[0].named);  // a named requirement: weak triggers count it
+  Classified security = Classify("it receives firm guarantees against a renewed attack");
+  ASSERT_EQ(security.hits.size(), 1u);  // the listed kind wins over the OTHER line
+  EXPECT_EQ(security.hits[0].kind, "SECURITY_GUARANTEE");
+  Classified nothing = Classify("the talks go well");
+  ASSERT_EQ(nothing.hits.size(), 1u);
+  EXPECT_EQ(nothing.hits[0].kind, "OTHER");
+  EXPECT_FALSE(nothing.hits[0].named);
+  // "would require" is weak: a named OTHER holds it
+  auto r = RunStages("Kenya said any deal would require firm guarantees of fair quotas.");
+  ASSERT_EQ(r->item.contributions.size(), 1u);
+  EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_CONDITIONAL);
 }
 
 TEST(Conditions, AttachToTheHolderOfTheCue) {
