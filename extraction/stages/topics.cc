@@ -41,7 +41,9 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       if (m.length) {
         const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
         int k = index_of(topic.key, doc.Bytes(i, i + m.length));
-        weight[k] += 3;
+        // once per sentence: "the reparations loan based on frozen Russian assets" is one mention
+        // of one proposal, though two of its names match
+        if (out->named_in[k].empty() || out->named_in[k].back() != si) weight[k] += 3;
         known[k] = 1;
         specific[k] = 1;
         if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
