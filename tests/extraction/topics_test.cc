@@ -98,6 +98,11 @@ TEST(Topics, AProposalNamedTwiceInOneSentenceCountsOnce) {
             "eu-ukraine-90-billion-loan");
 }
 
+TEST(Topics, ArmsSalesToTaiwanAreOneKnownProposal) {
+  EXPECT_EQ(DominantKey("Peru said any arms sale to Taiwan was a matter for Washington."),
+            "us-arms-sales-to-taiwan");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
