@@ -9,12 +9,15 @@ namespace stancewire::extraction {
 void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
   const auto& t = doc.tokens;
   // Per index into out->keys (one per distinct key), rather than maps keyed by the key string.
-  std::vector<int> weight;
-  std::vector<char> known;
+  std::vector<int>& weight = out->weight;
+  std::vector<char>& known = out->known;
   std::vector<char> specific;                     // known, a name, or a description with its place
   std::unordered_map<std::string, int> acronyms;  // "isf" -> index of its key
   out->sentence_topic.assign(doc.sentences.size(), -1);
-  out->keys.clear();  // weight, known and specific run parallel to keys
+  out->keys.clear();  // weight, known, specific and named_in run parallel to keys
+  weight.clear();
+  known.clear();
+  out->named_in.clear();
   auto index_of = [&](const std::string& key, std::string_view label) {
     for (size_t k = 0; k < out->keys.size(); ++k) {
       if (out->keys[k].first == key) return static_cast<int>(k);
@@ -23,7 +26,11 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
     weight.push_back(0);
     known.push_back(0);
     specific.push_back(0);
+    out->named_in.emplace_back();
     return static_cast<int>(out->keys.size() - 1);
+  };
+  auto named = [&](int k, uint32_t si) {
+    if (out->named_in[k].empty() || out->named_in[k].back() != si) out->named_in[k].push_back(si);
   };
   for (uint32_t si = 0; si < doc.sentences.size(); ++si) {
     const Sentence& s = doc.sentences[si];
@@ -34,10 +41,13 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       if (m.length) {
         const Topic& topic = kn.lex.topics[(*m.payloads)[0]];
         int k = index_of(topic.key, doc.Bytes(i, i + m.length));
-        weight[k] += 3;
+        // once per sentence: "the reparations loan based on frozen Russian assets" is one mention
+        // of one proposal, though two of its names match
+        if (out->named_in[k].empty() || out->named_in[k].back() != si) weight[k] += 3;
         known[k] = 1;
         specific[k] = 1;
         if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+        named(k, si);
         i += m.length - 1;
         continue;
       }
@@ -63,6 +73,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
             weight[k] += 2;
             specific[k] = 1;
             if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+            named(k, si);
             // "(ISF)" defines an acronym for this name
             if (i + 3 < s.end_token && t[i + 1].hash == H("(") && t[i + 2].all_caps &&
                 t[i + 3].hash == H(")")) {
@@ -95,6 +106,7 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
       weight[k] += 1;
       if (placed) specific[k] = 1;
       if (out->sentence_topic[si] < 0) out->sentence_topic[si] = k;
+      named(k, si);
       if (t[i].all_caps) {
         auto it = acronyms.find(t[i].key);
         if (it != acronyms.end()) weight[it->second] += 1;
@@ -120,8 +132,16 @@ void FindTopics(const Knowledge& kn, const Document& doc, ItemTopics* out) {
 
 void TraceTopics(const Trace& trace, const ItemTopics& topics) {
   if (!trace.on()) return;
-  for (const auto& [key, label] : topics.keys)
-    trace.Line("topics", "%s (\"%s\")", key.c_str(), label.c_str());
+  for (size_t k = 0; k < topics.keys.size(); ++k) {
+    std::string sentences;
+    for (uint32_t si : topics.named_in[k]) {
+      sentences += sentences.empty() ? "" : ",";
+      sentences += std::to_string(si);
+    }
+    trace.Line("topics", "%s (\"%s\") weight %d%s, sentences %s", topics.keys[k].first.c_str(),
+               topics.keys[k].second.c_str(), topics.weight[k], topics.known[k] ? " known" : "",
+               sentences.c_str());
+  }
   trace.Line("topics", "dominant: %s",
              topics.dominant >= 0 ? topics.keys[topics.dominant].first.c_str() : "none");
 }

@@ -11,6 +11,7 @@
 // Reads: the Document, Knowledge. Writes: ItemTopics. Linear in the tokens.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,11 @@ struct ItemTopics {
   std::vector<int> sentence_topic;                        // per sentence: index into keys, -1
   std::vector<std::pair<std::string, std::string>> keys;  // key, label (first words naming it)
   int dominant = -1;                                      // index into keys, -1 = none named
+  // For the trace: per key, its weight, whether the registry knows it, and the sentences that
+  // name it (in order).
+  std::vector<int> weight;
+  std::vector<char> known;
+  std::vector<std::vector<uint32_t>> named_in;
 };
 
 void FindTopics(const Knowledge& k, const Document& doc, ItemTopics* out);

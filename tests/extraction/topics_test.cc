@@ -75,6 +75,34 @@ TEST(Topics, PeacekeepersForGazaAreTheStabilisationForce) {
             "gaza-international-stabilization-force");
 }
 
+TEST(Topics, TheSdfJoiningSyriasInstitutionsIsOneKnownProposal) {
+  EXPECT_EQ(DominantKey("Damascus and the Kurdish-led SDF agreed to merge the SDF into the army."),
+            "sdf-integration-into-syrian-state");
+  EXPECT_EQ(DominantKey("Ankara told the group to keep its word and integrate into Syria's state "
+                        "structures before winter."),
+            "sdf-integration-into-syrian-state");
+}
+
+TEST(Topics, ANuclearDealWithIranIsNotByItselfThe2015Deal) {
+  // a new deal sought years later is no JCPOA; the 2015 deal keeps its own names
+  EXPECT_NE(DominantKey("Chile hopes for a nuclear deal with Iran by the summer."),
+            "iran-nuclear-deal");
+  EXPECT_EQ(DominantKey("Chile still backs the JCPOA."), "iran-nuclear-deal");
+}
+
+TEST(Topics, AProposalNamedTwiceInOneSentenceCountsOnce) {
+  // "the reparations loan based on frozen Russian assets" matches two names of one proposal in
+  // one noun phrase: it weighs as much as the 90 billion euro loan named first, which wins the tie
+  EXPECT_EQ(DominantKey("Peru backed the €90 billion loan for Ukraine. Chile said the reparations "
+                        "loan based on frozen Russian assets was unworkable."),
+            "eu-ukraine-90-billion-loan");
+}
+
+TEST(Topics, ArmsSalesToTaiwanAreOneKnownProposal) {
+  EXPECT_EQ(DominantKey("Peru said any arms sale to Taiwan was a matter for Washington."),
+            "us-arms-sales-to-taiwan");
+}
+
 TEST(Topics, InstitutionsAreActorsNotTopics) {
   ItemTopics t = TopicsOf("The UN Security Council met.");
   EXPECT_EQ(t.dominant, -1);
