@@ -48,8 +48,9 @@ size_t DecodeUtf8(std::string_view text, size_t i, char32_t* cp) {
 }
 
 // ASCII word characters by class; 0 = not a word character. 256 entries, bytes >= 0x80 all 0, so
-// that the letter loop needs no separate ASCII test.
-enum : uint8_t { kUpper = 1, kLower = 2, kDigit = 3 };
+// that the letter loop needs no separate ASCII test. One bit each, so that a run's classes can be
+// OR-ed together.
+enum : uint8_t { kUpper = 1, kLower = 2, kDigit = 4 };
 constexpr auto kAsciiClass = [] {
   std::array<uint8_t, 256> t{};
   for (int c = 0; c < 128; ++c) {
@@ -198,12 +199,12 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
   auto slot = [&]() -> Token& {
     return used < tokens.size() ? tokens[used] : tokens.emplace_back();
   };
-  // Counts the slot's token, with its key already in place.
-  auto commit = [&](Token& t, size_t start, size_t end, bool word) {
+  // Counts the slot's token, with its key (and the key's hash) already known.
+  auto commit = [&](Token& t, size_t start, size_t end, bool word, uint64_t hash) {
     ++used;
     t.start = static_cast<uint32_t>(start);
     t.end = static_cast<uint32_t>(end);
-    t.hash = HashKey(t.key);
+    t.hash = hash;
     t.word = word;
     t.capitalized = false;
     t.all_caps = false;
@@ -217,7 +218,7 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     // resize + copy rather than assign: GCC 12 warns (-Wrestrict) on assign from a literal
     t.key.resize(key.size());
     std::memcpy(t.key.data(), key.data(), key.size());
-    commit(t, start, end, word);
+    commit(t, start, end, word, HashKey(key));
   };
 
   while (i < n) {
@@ -253,7 +254,7 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
         Token& t = slot();
         t.key.clear();
         AppendFolded(cp, &t.key);
-        commit(t, i, i + len, false);
+        commit(t, i, i + len, false, HashKey(t.key));
         i += len;
         continue;
       }
@@ -270,30 +271,49 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     int segment_letters = 0;  // letters since the last dot, for initialisms
     bool has_dot = false;
     bool prev_digit = false;
+    // The ASCII runs are hashed while they are copied; `hash` covers key[0, hashed), and the rarer
+    // bytes appended elsewhere are hashed when the next run starts or the word ends.
+    uint64_t hash = kHashBasis;
+    size_t hashed = 0;
+    auto hash_rest = [&] {
+      hash = HashMore(hash, std::string_view(key).substr(hashed));
+      hashed = key.size();
+    };
     while (i < n) {
       if (kAsciiClass[u[i]]) {  // fast path: a run of ASCII letters and digits
-        // classified and lower-cased in one pass, appended a chunk at a time
+        // classified, lower-cased and hashed in one pass, appended a chunk at a time
         // ('| 0x20' lower-cases A-Z and leaves a-z and 0-9 as they are)
+        hash_rest();
         char buf[64];
         const size_t run_start = i;
         const size_t limit = std::min(n, i + sizeof buf);
-        int digits = 0;
-        bool lower = false;
-        uint8_t cls;
-        while (i < limit && (cls = kAsciiClass[u[i]]) != 0) {
-          buf[i - run_start] = static_cast<char>(u[i] | 0x20);
-          digits += cls == kDigit;
-          lower |= cls == kLower;
-          ++i;
+        uint8_t seen = 0;  // the classes in the run, OR-ed
+        for (; i < limit; ++i) {
+          const unsigned char byte = u[i];
+          const uint8_t cls = kAsciiClass[byte];
+          if (cls == 0) break;
+          const unsigned char folded = byte | 0x20;
+          buf[i - run_start] = static_cast<char>(folded);
+          hash = (hash ^ folded) * kHashPrime;
+          seen |= cls;
         }
-        const int run_letters = static_cast<int>(i - run_start) - digits;
-        key.append(buf, i - run_start);
+        const size_t run_length = i - run_start;
+        int run_letters = static_cast<int>(run_length);
+        if (seen & kDigit) {  // digits are rarer than letters: counted only when there are some
+          run_letters -= static_cast<int>(
+              std::count_if(buf, buf + run_length, [](char b) { return b >= '0' && b <= '9'; }));
+        }
+        key.append(buf, run_length);
+        hashed = key.size();
         letters += run_letters;
         segment_letters += run_letters;
-        if (lower) all_upper = false;
+        if (seen & kLower) all_upper = false;
         prev_digit = kAsciiClass[u[i - 1]] == kDigit;
         continue;
       }
+      // Only '.', ',' and apostrophes can continue a word among ASCII characters: a space or any
+      // other punctuation ends it without decoding.
+      if (u[i] < 0x80 && u[i] != '.' && u[i] != ',' && u[i] != '\'') break;
       char32_t c;
       size_t l = DecodeUtf8(text, i, &c);
       if (l == 0) break;
@@ -345,7 +365,7 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
           // split "don't" -> "do" + "n't"
           size_t n_pos = i - 1;
           key.pop_back();
-          commit(word, start, n_pos, true);
+          commit(word, start, n_pos, true, HashKey(key));
           word.capitalized = first_upper;
           emit(n_pos, i + l + nl, true, "n't");  // may move the tokens: word is not used again
           i = i + l + nl;
@@ -359,7 +379,8 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
       break;
     }
     if (split || key.empty()) continue;  // both halves of "don't" are out
-    commit(word, start, i, true);
+    hash_rest();
+    commit(word, start, i, true, hash);
     word.capitalized = first_upper;
     word.all_caps = letters >= 2 && all_upper;
     // possessive "'s"

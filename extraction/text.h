@@ -34,14 +34,18 @@ std::string FoldKey(std::string_view raw);
 
 // The non-empty parts of `s` between `sep`s, with surrounding spaces trimmed ("a | b|" -> a, b).
 std::vector<std::string_view> SplitOn(std::string_view s, char sep);
-constexpr uint64_t HashKey(std::string_view key) {
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : key) {
+// FNV-1a over the key's bytes. HashKey(a + b) == HashMore(HashKey(a), b), so the tokeniser can
+// hash a key while it builds it.
+constexpr uint64_t kHashBasis = 1469598103934665603ULL;
+constexpr uint64_t kHashPrime = 1099511628211ULL;
+constexpr uint64_t HashMore(uint64_t h, std::string_view bytes) {
+  for (char c : bytes) {
     h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
+    h *= kHashPrime;
   }
   return h;
 }
+constexpr uint64_t HashKey(std::string_view key) { return HashMore(kHashBasis, key); }
 // Compile-time hash of a folded key, for comparing tokens without string compares.
 consteval uint64_t H(std::string_view key) { return HashKey(key); }
 

@@ -207,7 +207,9 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
     const Sentence& s = doc.sentences[ev->sentence];
     const auto& rec = k.actors.record(m.actor);
 
-    v1::Stance stance;
+    // Built in place (out has room for every stance): moving a local message into out and
+    // destroying the emptied local cost about a tenth of MergeStances.
+    v1::Stance& stance = out.emplace_back();
     uint64_t h = Fnv(item.id());
     h = Fnv("\x1f", h);
     h = Fnv(rec.id, h);
@@ -269,7 +271,6 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
         for (const auto& p : c->condition_patterns) x->add_condition_patterns(p);
       }
     }
-    out.push_back(std::move(stance));
   }
   return out;
 }
