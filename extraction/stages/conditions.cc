@@ -182,7 +182,6 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
       }
     }
     std::vector<std::string> kinds;
-    const size_t explained = explain ? patterns->size() : 0;
     for (uint32_t p : fired) {
       const std::string& kind = lex.kind_patterns[p].kind;
       if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
@@ -190,19 +189,6 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
         if (explain) patterns->push_back(kind + " (" + lex.kind_patterns[p].source + ")");
       }
     }
-    // an OTHER line names a requirement of no listed kind: any listed kind on the part wins
-    if (kinds.size() > 1) {
-      auto other = std::find(kinds.begin(), kinds.end(), "OTHER");
-      if (other != kinds.end()) {
-        kinds.erase(other);
-        if (explain) {
-          auto e = std::find_if(patterns->begin() + explained, patterns->end(),
-                                [](const std::string& x) { return x.rfind("OTHER (", 0) == 0; });
-          if (e != patterns->end()) patterns->erase(e);
-        }
-      }
-    }
-    const bool named = !kinds.empty();
     if (kinds.empty()) {
       uint32_t words = 0;
       for (uint32_t i = sb; i < se; ++i) words += t[i].word;
@@ -214,7 +200,7 @@ void ClassifyConditions(const Lexicons& lex, const std::vector<Token>& t, uint32
       if (words < 2) continue;
       kinds.push_back("OTHER");
     }
-    for (const auto& k : kinds) out->push_back(ConditionHit{k, sb, se, "", named});
+    for (const auto& k : kinds) out->push_back(ConditionHit{k, sb, se, ""});
   }
 }
 
@@ -260,7 +246,7 @@ void AttachConditions(const SentenceView& v, const std::vector<Occurrence>& cues
     ClassifyConditions(lex, t, s.begin, s.end, explain, &hits, &patterns);
     if (hits.empty()) continue;
     bool typed = false;
-    for (const auto& h : hits) typed |= h.named;
+    for (const auto& h : hits) typed |= h.kind != "OTHER";
     for (uint32_t j = s.begin; j < s.end && !typed; ++j) {
       // a precondition, or a restriction: "must be deployed only at the borders" (not "not
       // only ... but", "the only obstacle")

@@ -7,9 +7,7 @@
 //   trigger's own words) are marked in_condition.
 // - ClassifyConditions: the span is split at "and" / "or" / "," (not "between X and Y";
 //   coordinated subjects of one verb stay together), and each part gets every kind whose
-//   pattern (data/conditions/kinds.tsv) fires, else OTHER when it has two words or more; an
-//   `OTHER` line of kinds.tsv names a requirement of no listed kind, and gives way to any other
-//   kind that fires on the same part.
+//   pattern (data/conditions/kinds.tsv) fires, else OTHER when it has two words or more.
 // - AttachConditions: a span belongs to the holder of the nearest cue before it in the clause
 //   (else after it), to a new clause subject between them, or, for standalone triggers, to the
 //   clause's own holder. Weak (`typed`) triggers need a known kind or a precondition; `positive`
@@ -35,9 +33,6 @@ struct ConditionHit {
   std::string kind;
   uint32_t begin = 0, end = 0;  // tokens
   std::string pattern;
-  // a pattern of kinds.tsv fired (also an `OTHER` line: a requirement of no listed kind, such as
-  // "guarantees of reciprocity"), not the fallback OTHER of a text that names nothing
-  bool named = false;
 };
 
 struct ConditionSpan {

@@ -84,25 +84,6 @@ TEST(Conditions, ShortUntypedConjunctJoinsTheNextPart) {
             "the nightly shelling and the air strikes end");
 }
 
-TEST(Conditions, AGuaranteeOfSomethingElseIsANamedOther) {
-  // a guarantee is a security guarantee only with a word of security beside it
-  Classified trade = Classify("it receives firm guarantees of fair quotas for its fishermen");
-  ASSERT_EQ(trade.hits.size(), 1u);
-  EXPECT_EQ(trade.hits[0].kind, "OTHER");
-  EXPECT_TRUE(trade.hits[0].named);  // a named requirement: weak triggers count it
-  Classified security = Classify("it receives firm guarantees against a renewed attack");
-  ASSERT_EQ(security.hits.size(), 1u);  // the listed kind wins over the OTHER line
-  EXPECT_EQ(security.hits[0].kind, "SECURITY_GUARANTEE");
-  Classified nothing = Classify("the talks go well");
-  ASSERT_EQ(nothing.hits.size(), 1u);
-  EXPECT_EQ(nothing.hits[0].kind, "OTHER");
-  EXPECT_FALSE(nothing.hits[0].named);
-  // "would require" is weak: a named OTHER holds it
-  auto r = RunStages("Kenya said any deal would require firm guarantees of fair quotas.");
-  ASSERT_EQ(r->item.contributions.size(), 1u);
-  EXPECT_EQ(r->item.contributions[0].position, v1::POSITION_CONDITIONAL);
-}
-
 TEST(Conditions, AttachToTheHolderOfTheCue) {
   auto r = RunStages("Kenya will send troops only if the UN Security Council authorises it.");
   const auto& attached = r->sentences[0].attached;
