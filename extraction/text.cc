@@ -276,6 +276,7 @@ void Tokenize(std::string_view text, std::vector<Token>* out) {
     uint64_t hash = kHashBasis;
     size_t hashed = 0;
     auto hash_rest = [&] {
+      if (hashed == key.size()) return;  // the common case: nothing appended outside the runs
       hash = HashMore(hash, std::string_view(key).substr(hashed));
       hashed = key.size();
     };
@@ -405,7 +406,11 @@ namespace {
 
 // Whether key is one character of `chars` (cheaper than comparing with each as a C string).
 bool IsOneOf(const std::string& key, std::string_view chars) {
-  return key.size() == 1 && chars.find(key[0]) != std::string_view::npos;
+  if (key.size() != 1) return false;
+  for (char c : chars) {  // a few characters: compared inline, no call to memchr
+    if (key[0] == c) return true;
+  }
+  return false;
 }
 
 }  // namespace

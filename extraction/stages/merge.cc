@@ -1,8 +1,9 @@
 #include "extraction/stages/merge.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <unordered_set>
+
+#include "extraction/phrases.h"
 
 namespace stancewire::extraction {
 namespace {
@@ -153,11 +154,17 @@ std::vector<v1::Stance> MergeStances(const Knowledge& k, const v1::NewsItem& ite
     std::vector<const Contribution*> parts;
   };
   std::vector<Merged> merged;
-  std::unordered_map<int, size_t> merged_index;  // by actor: thousands of actors stay linear
+  // By actor: thousands of actors stay linear, and an item's few dozen cost one table rather than
+  // a node each. Keys are actor + 1 (actors are indices, and the map reserves key 0); values are
+  // the index into merged + 1 (0 = not there yet).
+  FlatMap64 merged_index;
   auto add = [&](int actor, const Contribution& c) {
-    auto [slot, fresh] = merged_index.try_emplace(actor, merged.size());
-    if (fresh) merged.push_back(Merged{actor, {}});
-    merged[slot->second].parts.push_back(&c);
+    uint32_t* slot = merged_index.FindOrInsert(static_cast<uint64_t>(actor) + 1);
+    if (*slot == 0) {
+      merged.push_back(Merged{actor, {}});
+      *slot = static_cast<uint32_t>(merged.size());
+    }
+    merged[*slot - 1].parts.push_back(&c);
   };
   for (const Contribution& c : contributions) {
     // a group's stance is each member's ("the E3 triggered the snapback")
