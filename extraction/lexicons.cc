@@ -18,6 +18,17 @@ std::string Join(const std::string& dir, const char* file) {
   return (std::filesystem::path(dir) / file).string();
 }
 
+// The number `s` spells in at most `max_digits` decimal digits, 0 when it is anything else.
+uint32_t Digits(std::string_view s, size_t max_digits) {
+  if (s.empty() || s.size() > max_digits) return 0;
+  uint32_t value = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return 0;
+    value = value * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  return value;
+}
+
 }  // namespace
 
 bool Lexicons::Load(const std::string& data_dir, std::string* error) {
@@ -232,16 +243,7 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
         if (c == "NUMBER") {
           for (std::string_view w : SplitOn(f[1], '|')) {
             const size_t eq = w.find('=');
-            uint32_t value = 0;
-            if (eq != std::string_view::npos) {
-              for (char ch : w.substr(eq + 1)) {
-                if (ch < '0' || ch > '9' || value > 1000) {
-                  value = 0;
-                  break;
-                }
-                value = value * 10 + static_cast<uint32_t>(ch - '0');
-              }
-            }
+            const uint32_t value = eq == std::string_view::npos ? 0 : Digits(w.substr(eq + 1), 4);
             if (eq == 0 || value < 2)
               return "expected word=NUMBER with a number of at least 2, got '" + std::string(w) +
                      "'";
@@ -279,13 +281,7 @@ std::string Lexicons::LoadFunctionWords(const std::string& path) {
 
 uint32_t Lexicons::NumberAt(const Token& t) const {
   if (const uint32_t* v = number_words.Find(t.hash)) return *v;
-  if (t.key.empty() || t.key.size() > 3) return 0;  // "27" counts a list; "2025" is a year
-  uint32_t value = 0;
-  for (char ch : t.key) {
-    if (ch < '0' || ch > '9') return 0;
-    value = value * 10 + static_cast<uint32_t>(ch - '0');
-  }
-  return value;
+  return Digits(t.key, 3);  // "27" counts a list; "2025" is a year
 }
 
 std::string Lexicons::LoadAbbreviations(const std::string& path) {
