@@ -66,6 +66,11 @@ bool TightHyphen(const std::vector<Token>& t, uint32_t i) {
   return t[i].hash == H("-") && !t[i].space_before && !t[i + 1].space_before;
 }
 
+bool MiddleInitial(const std::vector<Token>& t, uint32_t i, uint32_t end) {
+  return i + 2 < end && t[i].key.size() == 1 && t[i].capitalized && t[i + 1].hash == H(".") &&
+         !t[i + 1].space_before && t[i + 2].word && t[i + 2].capitalized;
+}
+
 uint32_t ModifiersBefore(const std::vector<Token>& t, uint32_t sentence_begin, uint32_t begin) {
   static const uint64_t kModifiers[] = {
       H("current"),     H("ruling"),      H("powerful"), H("fellow"), H("neighbouring"),

@@ -32,6 +32,10 @@ bool ClauseSharesSubject(const std::vector<Token>& t, uint32_t from, uint32_t to
 // which makes a compound word; t[i + 1] must exist.
 bool TightHyphen(const std::vector<Token>& t, uint32_t i);
 
+// Whether t[i], t[i + 1], t[i + 2] are a middle initial, its tight period and the next name
+// ("Ana M. Rojas" at "M"); none past `end`.
+bool MiddleInitial(const std::vector<Token>& t, uint32_t i, uint32_t end);
+
 // How many tokens right before `begin` (at most four modifiers, none before `sentence_begin`)
 // are determiners or modifiers of a mention: "the current Israeli government", "its
 // Kremlin-friendly prime minister". They do not stop the mention from being a subject.

@@ -6,16 +6,6 @@ namespace stancewire::extraction {
 
 using v1::Position;
 
-namespace {
-
-// The period of a middle initial: "Ana M. Rojas", one capital letter between two names.
-bool InitialsDot(const std::vector<Token>& t, uint32_t b, uint32_t e, uint32_t j) {
-  return t[j].hash == H(".") && j >= b + 2 && j + 1 < e && t[j - 1].key.size() == 1 &&
-         t[j - 1].capitalized && !t[j].space_before && t[j - 2].capitalized && t[j + 1].capitalized;
-}
-
-}  // namespace
-
 void FindCues(const Lexicons& lex, const std::vector<Token>& t, uint32_t b, uint32_t e,
               const SentenceMentions& sm, std::vector<Occurrence>* out) {
   const std::vector<Mention>& mentions = sm.list;
@@ -55,7 +45,9 @@ int SentenceView::HolderLeft(uint32_t pos, std::string* rule) const {
   for (uint32_t j = pos; j > b && pos - j < kScanWindow;) {
     --j;
     // not in "Jr." or an initial ("Ana M. Rojas")
-    if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0 && !InitialsDot(t, b, e, j)) break;
+    if ((t[j].cls & kClauseEnd) && mention_covering[j - b] < 0 &&
+        !(j >= b + 2 && t[j - 2].capitalized && MiddleInitial(t, j - 1, e)))
+      break;
     if (t[j].hash == H(")")) {
       // a parenthesis between holder and verb: "Hungary and Slovakia (which are ...) blocked"
       uint32_t open = j;

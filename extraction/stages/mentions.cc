@@ -76,11 +76,7 @@ void Scan(const Knowledge& k, const Document& doc, uint32_t b, uint32_t e,
   auto skip_name = [&](uint32_t j) {  // unknown capitalised name after a title
     while (j < e && t[j].word && t[j].capitalized) {
       ++j;
-      // a middle initial: "Volodymyr V. Havrylov"
-      if (j + 2 < e && t[j].key.size() == 1 && t[j].capitalized && t[j + 1].hash == H(".") &&
-          t[j + 2].word && t[j + 2].capitalized) {
-        j += 2;
-      }
+      if (MiddleInitial(t, j, e)) j += 2;  // "Volodymyr V. Havrylov"
     }
     return j;
   };

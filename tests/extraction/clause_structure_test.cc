@@ -74,6 +74,17 @@ TEST(ClauseStructure, ModifiersBefore) {
   EXPECT_EQ(ModifiersBefore(t, 0, 0), 0u);
 }
 
+TEST(ClauseStructure, MiddleInitial) {
+  auto t = Tokens("Ana M. Rojas said");
+  EXPECT_TRUE(MiddleInitial(t, At(t, "m"), t.size()));
+  EXPECT_FALSE(MiddleInitial(t, At(t, "ana"), t.size()));
+  EXPECT_FALSE(MiddleInitial(t, At(t, "m"), At(t, "rojas")));  // the name is past the end
+  t = Tokens("Plan B. Rojas said");  // only the shape counts: a capital, a tight period, a name
+  EXPECT_TRUE(MiddleInitial(t, At(t, "b"), t.size()));
+  t = Tokens("Ana M. the envoy said");
+  EXPECT_FALSE(MiddleInitial(t, At(t, "m"), t.size()));
+}
+
 TEST(ClauseStructure, DescriptorBefore) {
   auto t = Tokens("Later the Chilean rebel group Frente Sur said");
   EXPECT_EQ(DescriptorBefore(t, 0, At(t, "frente")), At(t, "the"));
