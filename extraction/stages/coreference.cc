@@ -41,6 +41,11 @@ std::vector<std::vector<int>> ListsBefore(const Knowledge& kn, const std::vector
   for (size_t s = 0; s < end; ++s) {
     if (!ListMember(kn, mentions[s])) continue;
     if (s > 0 && ListSeparated(t, mentions[s - 1].end, mentions[s].begin)) continue;  // inside
+    // most mentions start no list: spare them ListFrom's vector (this runs on every sentence);
+    // touching names are the dropped comma ListFrom also reads as a separator
+    if (s + 1 >= end || (!ListSeparated(t, mentions[s].end, mentions[s + 1].begin) &&
+                         mentions[s].end != mentions[s + 1].begin))
+      continue;
     std::vector<int> actors;
     size_t last = s;
     for (int k : ListFrom(t, mentions, static_cast<int>(s))) {
